@@ -1,0 +1,270 @@
+"""Blob edits: pure functions from layout to layout, and the edit-list language of docs/edit-list.md.
+
+Each ``*_blob`` function takes a blob's current depth index ``k`` (0..K-1) and returns a new Layout;
+nothing is modified in place. :func:`apply_edits` runs an edit list, addressing blobs by id (their
+index in the input scene) while depth edits reorder them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .layout import Layout, cov_axes, cov_from_axes
+
+HIDDEN_SIZE = -100.0  # sigmoid(-100 - d^2) is 0 in float32: the blob leaves no trace
+
+
+# -- single-blob edits (by depth index) ---------------------------------------------------------------
+
+def _set_blob(t: torch.Tensor, k: int, value: torch.Tensor) -> torch.Tensor:
+    """Copy of a per-blob tensor [N,K,...] with blob k replaced."""
+    t = t.clone()
+    t[:, k] = value
+    return t
+
+
+def move_blob(layout: Layout, k: int, dx: float, dy: float) -> Layout:
+    """Shift blob k's centre by (dx, dy) in normalized image units."""
+    return layout.replace(xs=_set_blob(layout.xs, k, layout.xs[:, k] + dx),
+                          ys=_set_blob(layout.ys, k, layout.ys[:, k] + dy))
+
+
+def scale_blob(layout: Layout, k: int, scale: float) -> Layout:
+    """Scale blob k's half-opacity outline by ``scale`` (s <- s * scale^2); hidden blobs stay as they are."""
+    s = layout.sizes[:, k + 1]
+    return layout.replace(sizes=_set_blob(layout.sizes, k + 1, torch.where(s > 0, s * scale ** 2, s)))
+
+
+def set_blob_size(layout: Layout, k: int, size: float) -> Layout:
+    """Set blob k's size logit (e.g. to revive a hidden blob)."""
+    return layout.replace(sizes=_set_blob(layout.sizes, k + 1, torch.full_like(layout.sizes[:, k + 1], size)))
+
+
+def hide_blob(layout: Layout, k: int) -> Layout:
+    return set_blob_size(layout, k, HIDDEN_SIZE)
+
+
+def rotate_blob(layout: Layout, k: int, degrees: float) -> Layout:
+    """Rotate blob k's ellipse; positive degrees turn clockwise on screen (y points down)."""
+    t = math.radians(degrees)
+    c, s = math.cos(t), math.sin(t)
+    rot = layout.covs.new_tensor([[c, -s], [s, c]])
+    cov = rot @ layout.covs[:, k] @ rot.T
+    return layout.replace(covs=_set_blob(layout.covs, k, cov))
+
+
+def reshape_blob(layout: Layout, k: int, aspect: float) -> Layout:
+    """Stretch blob k along its major axis and squeeze it along the minor one (area kept)."""
+    angle, major, minor = cov_axes(layout.covs[:, k])
+    cov = cov_from_axes(angle, major * aspect, minor / aspect)
+    return layout.replace(covs=_set_blob(layout.covs, k, cov))
+
+
+def duplicate_blob(layout: Layout, k: int, dx: float = 0.0, dy: float = 0.0) -> Layout:
+    """Append a copy of blob k, moved by (dx, dy), in front of all blobs. K grows by one."""
+    def append(t: torch.Tensor, i: int) -> torch.Tensor:
+        return torch.cat([t, t[:, i:i + 1]], 1)
+
+    out = Layout(xs=append(layout.xs, k), ys=append(layout.ys, k), sizes=append(layout.sizes, k + 1),
+                 covs=append(layout.covs, k), features=append(layout.features, k + 1),
+                 spatial_style=append(layout.spatial_style, k + 1))
+    return move_blob(out, layout.n_blobs, dx, dy)
+
+
+def restyle_blob(
+    layout: Layout,
+    k: int,
+    source: Layout,
+    source_index: int,        # index into source.features/spatial_style (0 = background, j+1 = blob j)
+    style: bool = True,       # take the style vector psi
+    structure: bool = False,  # take the structure vector phi
+) -> Layout:
+    """Give blob k the style (and/or structure) vector of a blob of ``source``.
+
+    ``source`` has batch 1 (broadcast) or the same batch as ``layout``.
+    """
+    if source.batch not in (1, layout.batch):
+        raise ValueError(f"source scene has batch {source.batch}; it must be 1 or {layout.batch}")
+    changes = {}
+    if style:
+        v = source.spatial_style[:, source_index].to(layout.spatial_style)
+        changes["spatial_style"] = _set_blob(layout.spatial_style, k + 1, v.expand(layout.batch, -1))
+    if structure:
+        v = source.features[:, source_index].to(layout.features)
+        changes["features"] = _set_blob(layout.features, k + 1, v.expand(layout.batch, -1))
+    return layout.replace(**changes)
+
+
+def reorder_blobs(layout: Layout, order: list[int]) -> Layout:
+    """Permute blobs into depth ``order`` (old indices, back to front)."""
+    idx = torch.tensor(order, device=layout.device)
+    idx1 = torch.cat([idx.new_zeros(1), idx + 1])  # the background stays at index 0
+    return Layout(xs=layout.xs[:, idx], ys=layout.ys[:, idx], covs=layout.covs[:, idx],
+                  sizes=layout.sizes[:, idx1], features=layout.features[:, idx1],
+                  spatial_style=layout.spatial_style[:, idx1])
+
+
+# -- the edit-list language ----------------------------------------------------------------------------
+
+_NUM = "a finite number"
+# op -> {field: (kind, default or REQUIRED)}
+REQUIRED = object()
+OPS: dict[str, dict[str, tuple[str, object]]] = {
+    "move": {"dx": ("number", REQUIRED), "dy": ("number", REQUIRED)},
+    "resize": {"scale": ("positive", REQUIRED)},
+    "set_size": {"size": ("number", REQUIRED)},
+    "reshape": {"aspect": ("positive", REQUIRED)},
+    "rotate": {"degrees": ("number", REQUIRED)},
+    "remove": {},
+    "duplicate": {"dx": ("number", 0.0), "dy": ("number", 0.0)},
+    "restyle": {"source_blob": ("source_blob", REQUIRED), "style": ("bool", True),
+                "structure": ("bool", False), "scene": ("scene", "source")},
+    "forward": {},
+    "backward": {},
+    "to_front": {},
+    "to_back": {},
+}
+
+
+class EditError(ValueError):
+    """An edit list that cannot be applied; the message names the edit, the field and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Edit:
+    op: str
+    blob: int
+    args: dict
+
+
+def parse_edits(edits) -> list[Edit]:
+    """Validate an edit list given as JSON text or a list of dicts. Blob ids are checked when applied."""
+    if isinstance(edits, str):
+        if not edits.strip():
+            return []
+        try:
+            edits = json.loads(edits)
+        except json.JSONDecodeError as e:
+            raise EditError(f"edits is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}); "
+                            "expected a list like [{\"op\": \"move\", \"blob\": 0, \"dx\": 0.1, \"dy\": 0}]") from None
+    if not isinstance(edits, list):
+        raise EditError(f"edits must be a JSON list of edits, got {type(edits).__name__}")
+    return [_parse_edit(i, e) for i, e in enumerate(edits)]
+
+
+def _parse_edit(i: int, e) -> Edit:
+    where = f"edit #{i}"
+    if not isinstance(e, dict):
+        raise EditError(f"{where} must be an object with an 'op', got {e!r}")
+    op = e.get("op")
+    if op not in OPS:
+        raise EditError(f"{where}: unknown op {op!r}; allowed: {', '.join(OPS)}")
+    where = f"edit #{i} ({op})"
+    spec = OPS[op]
+    unknown = sorted(set(e) - set(spec) - {"op", "blob"})
+    if unknown:
+        raise EditError(f"{where}: unknown field(s) {unknown}; allowed: {['op', 'blob', *spec]}")
+    blob = e.get("blob")
+    if isinstance(blob, bool) or not isinstance(blob, int) or blob < 0:
+        raise EditError(f"{where}: 'blob' must be a blob id (an integer >= 0), got {blob!r}")
+    args = {}
+    for name, (kind, default) in spec.items():
+        if name not in e:
+            if default is REQUIRED:
+                raise EditError(f"{where}: missing field {name!r}")
+            args[name] = default
+            continue
+        args[name] = _check_field(where, name, kind, e[name])
+    return Edit(op, blob, args)
+
+
+def _check_field(where: str, name: str, kind: str, v):
+    if kind in ("number", "positive"):
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        if kind == "positive":
+            ok = ok and v > 0
+        if not ok:
+            allowed = _NUM if kind == "number" else "a finite number > 0"
+            raise EditError(f"{where}: {name!r} must be {allowed}, got {v!r}")
+        return float(v)
+    if kind == "bool":
+        if not isinstance(v, bool):
+            raise EditError(f"{where}: {name!r} must be true or false, got {v!r}")
+        return v
+    if kind == "scene":
+        if v not in ("source", "self"):
+            raise EditError(f"{where}: 'scene' must be \"source\" or \"self\", got {v!r}")
+        return v
+    if kind == "source_blob":
+        if v == "background" or (isinstance(v, int) and not isinstance(v, bool) and v >= 0):
+            return v
+        raise EditError(f"{where}: 'source_blob' must be a blob id (integer >= 0) or \"background\", got {v!r}")
+    raise AssertionError(kind)
+
+
+def apply_edits(layout: Layout, edits, source: Layout | None = None) -> tuple[Layout, list[int]]:
+    """Apply an edit list (JSON text, list of dicts, or parsed :class:`Edit` s) to a layout.
+
+    Blob ids are the input's blob indices 0..K-1; duplicates get K, K+1, ... in order. ``source`` is the
+    scene restyle edits take vectors from (``"scene": "source"``). Returns the edited layout and ``ids``,
+    the id of the blob at each depth index of the result (back to front).
+    """
+    parsed = edits if edits and isinstance(edits[0], Edit) else parse_edits(edits)
+    ids = list(range(layout.n_blobs))
+    original = layout
+    for i, e in enumerate(parsed):
+        where = f"edit #{i} ({e.op})"
+        if e.blob not in ids:
+            raise EditError(f"{where}: no blob with id {e.blob}; valid ids: 0..{len(ids) - 1}")
+        k = ids.index(e.blob)
+        a = e.args
+        if e.op == "move":
+            layout = move_blob(layout, k, a["dx"], a["dy"])
+        elif e.op == "resize":
+            layout = scale_blob(layout, k, a["scale"])
+        elif e.op == "set_size":
+            layout = set_blob_size(layout, k, a["size"])
+        elif e.op == "reshape":
+            layout = reshape_blob(layout, k, a["aspect"])
+        elif e.op == "rotate":
+            layout = rotate_blob(layout, k, a["degrees"])
+        elif e.op == "remove":
+            layout = hide_blob(layout, k)
+        elif e.op == "duplicate":
+            layout = duplicate_blob(layout, k, a["dx"], a["dy"])
+            ids.append(max(ids) + 1)
+        elif e.op == "restyle":
+            layout = _restyle(layout, k, e, where, original, source)
+        else:
+            order = list(range(len(ids)))
+            order.pop(k)
+            new_k = {"forward": min(k + 1, len(ids) - 1), "backward": max(k - 1, 0),
+                     "to_front": len(ids) - 1, "to_back": 0}[e.op]
+            order.insert(new_k, k)
+            layout = reorder_blobs(layout, order)
+            ids = [ids[j] for j in order]
+    return layout, ids
+
+
+def _restyle(layout, k, e, where, original, source):
+    a = e.args
+    if a["scene"] == "self":
+        src = original  # ids of this scene refer to the node's input
+    elif source is None:
+        raise EditError(f"{where}: takes vectors from the 'source_scene' input, which is not connected; "
+                        "connect a scene there or set \"scene\": \"self\"")
+    else:
+        src = source
+    sb = a["source_blob"]
+    if sb == "background":
+        index = 0
+    elif sb < src.n_blobs:
+        index = sb + 1
+    else:
+        raise EditError(f"{where}: 'source_blob' {sb} does not exist in the {a['scene']} scene; "
+                        f"valid: 0..{src.n_blobs - 1} or \"background\"")
+    return restyle_blob(layout, k, src, index, style=a["style"], structure=a["structure"])

@@ -1,0 +1,54 @@
+"""Conversions at the boundary: the core works in [N,3,H,W] on the official scale (about [-1,1]);
+ComfyUI's IMAGE is [B,H,W,3] in [0,1]; files are 8-bit RGB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def to_comfy_image(img: torch.Tensor) -> torch.Tensor:
+    """[N,3,H,W] on the official scale -> ComfyUI IMAGE [N,H,W,3] float32 in [0,1] on the CPU."""
+    return ((img.detach().float() + 1) / 2).clamp(0, 1).movedim(1, -1).cpu().contiguous()
+
+
+def from_comfy_image(image: torch.Tensor) -> torch.Tensor:
+    """ComfyUI IMAGE [B,H,W,C] in [0,1] -> [B,3,H,W] in [-1,1] (extra channels such as alpha dropped)."""
+    if image.dim() != 4 or image.shape[-1] < 3:
+        raise ValueError(f"IMAGE must be [B,H,W,3], got {list(image.shape)}")
+    return image[..., :3].movedim(-1, 1).float() * 2 - 1
+
+
+def to_uint8(img: torch.Tensor) -> np.ndarray:
+    """[N,3,H,W] on the official scale -> uint8 [N,H,W,3], as the official demo maps it:
+    (x + 1) / 2 * 255, rounded and clamped."""
+    x = (img.detach().float().cpu() + 1) / 2 * 255
+    return x.round().clamp(0, 255).to(torch.uint8).movedim(1, -1).numpy()
+
+
+def unit_to_uint8(img: torch.Tensor) -> np.ndarray:
+    """[N,3,H,W] in [0,1] (blob maps) -> uint8 [N,H,W,3]."""
+    return (img.detach().float().cpu() * 255).round().clamp(0, 255).to(torch.uint8).movedim(1, -1).numpy()
+
+
+def image_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
+    """Tile uint8 [N,H,W,3] into one image, ``columns`` wide (default: about square)."""
+    n, h, w, c = images.shape
+    columns = columns or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / columns))
+    grid = np.zeros((rows * h, columns * w, c), dtype=images.dtype)
+    for i, im in enumerate(images):
+        r, col = divmod(i, columns)
+        grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = im
+    return grid
+
+
+def save_png(path: str | Path, image: np.ndarray) -> Path:
+    """Write a uint8 [H,W,3] array as PNG, creating parent folders."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path)
+    return path
