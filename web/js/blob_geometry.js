@@ -540,7 +540,10 @@ const OP_FIELDS = {
     to_front: { blob: ID },
     to_back: { blob: ID },
 };
-const OPTIONAL = { restyle: { style: true, structure: false, scene: "source" } };
+const OPTIONAL = {
+    duplicate: { dx: 0, dy: 0 },
+    restyle: { style: true, structure: false, scene: "source" },
+};
 const RESTYLE_SCENES = ["source", "self"];
 
 /** The edit ops of docs/edit-list.md. */
@@ -562,7 +565,8 @@ export class EditListError extends Error {
 }
 
 function editError(index, op, field, message) {
-    const where = op ? `edits[${index}] (${op})` : `edits[${index}]`;
+    // Same "edit #i (op)" prefix as blobgan_core/edits.py.
+    const where = op ? `edit #${index} (${op})` : `edit #${index}`;
     return new EditListError(`${where}: ${message}`, index, field);
 }
 
@@ -575,12 +579,13 @@ function idRange(count) {
  * positivity. Ids are checked against `blobCount` when given (the count at this point of the list).
  * @param {*} edit
  * @param {number} index position in the list, for messages
- * @param {{blobCount?: number, sourceBlobCount?: number}} [opts] sourceBlobCount: K of the
- *   restyle source scene, when known
+ * @param {{blobCount?: number, inputBlobCount?: number, sourceBlobCount?: number}} [opts]
+ *   inputBlobCount: K of the input scene, which `"scene": "self"` restyles read from (default
+ *   blobCount); sourceBlobCount: K of the restyle source scene, when known
  * @returns {Edit} the edit with defaults filled in (a new object)
  * @throws {EditListError}
  */
-export function validateEdit(edit, index, { blobCount, sourceBlobCount } = {}) {
+export function validateEdit(edit, index, { blobCount, inputBlobCount = blobCount, sourceBlobCount } = {}) {
     if (!isPlainObject(edit)) {
         throw editError(index, null, null,
             `each edit must be an object like {"op": "move", "blob": 0, "dx": 0.1, "dy": 0}; got ${describe(edit)}`);
@@ -607,12 +612,13 @@ export function validateEdit(edit, index, { blobCount, sourceBlobCount } = {}) {
             }
             throw editError(index, op, field, `missing field "${field}"; fields of ${op}: ${allowed}`);
         }
-        out[field] = checkField(edit[field], kind, field, index, op, { blobCount, sourceBlobCount, scene: edit.scene });
+        out[field] = checkField(edit[field], kind, field, index, op,
+            { blobCount, inputBlobCount, sourceBlobCount, scene: edit.scene });
     }
     return out;
 }
 
-function checkField(value, kind, field, index, op, { blobCount, sourceBlobCount, scene }) {
+function checkField(value, kind, field, index, op, { blobCount, inputBlobCount, sourceBlobCount, scene }) {
     const bad = (allowedText) => editError(index, op, field, `"${field}" must be ${allowedText}; got ${describe(value)}`);
     switch (kind) {
         case NUM:
@@ -634,9 +640,12 @@ function checkField(value, kind, field, index, op, { blobCount, sourceBlobCount,
             return value;
         case SOURCE_ID: {
             if (value === "background") return value;
-            const count = (scene ?? "source") === "self" ? blobCount : sourceBlobCount;
+            // "self" reads the node's input scene, so duplicates made by earlier edits do not count.
+            const self = (scene ?? "source") === "self";
+            const count = self ? inputBlobCount : sourceBlobCount;
             const range = count === undefined ? "0..K-1" : idRange(count);
-            if (!isBlobId(value, count)) throw bad(`"background" or a blob id, an integer in ${range}`);
+            const of = self ? "the input scene" : "the source scene";
+            if (!isBlobId(value, count)) throw bad(`"background" or a blob id of ${of}, an integer in ${range}`);
             return value;
         }
         default:
@@ -649,8 +658,8 @@ function isBlobId(value, count) {
 }
 
 /**
- * Check a whole edit list without applying it. With blobCount the ids are checked too, counting
- * the blobs that duplicates add (sizes are unknown here, so resizing a hidden blob is not caught).
+ * Check a whole edit list without applying it. With blobCount (K of the input scene) the ids are
+ * checked too, counting the blobs that duplicates add.
  * @param {*} edits
  * @param {{blobCount?: number, sourceBlobCount?: number}} [opts]
  * @returns {Edit[]} the edits with defaults filled in
@@ -662,7 +671,7 @@ export function validateEdits(edits, { blobCount, sourceBlobCount } = {}) {
     }
     let count = blobCount;
     return edits.map((edit, i) => {
-        const checked = validateEdit(edit, i, { blobCount: count, sourceBlobCount });
+        const checked = validateEdit(edit, i, { blobCount: count, inputBlobCount: blobCount, sourceBlobCount });
         if (checked.op === "duplicate" && count !== undefined) count += 1;
         return checked;
     });
@@ -670,7 +679,9 @@ export function validateEdits(edits, { blobCount, sourceBlobCount } = {}) {
 
 /**
  * Apply an edit list to the scene geometry (centres, sizes, covariances, depth order), exactly as
- * docs/edit-list.md says; restyle changes no geometry but its ids are checked. Pure: returns a new scene.
+ * docs/edit-list.md says; restyle changes no geometry but its ids are checked; resizing a hidden
+ * blob leaves it as it is. A duplicate's colour is `palette[id % palette.length]` when the scene has
+ * a palette, else its original's. Pure: returns a new scene.
  * @param {SceneInfo} scene
  * @param {Edit[]} edits
  * @param {{sourceBlobCount?: number}} [opts] K of the restyle source scene, when known
@@ -682,14 +693,15 @@ export function applyEdits(scene, edits, { sourceBlobCount } = {}) {
         throw new EditListError(`edits must be a JSON list of edit objects; got ${describe(edits)}`);
     }
     const out = cloneScene(scene);
+    const inputBlobCount = scene.blobs.length;
     edits.forEach((raw, i) => {
-        const e = validateEdit(raw, i, { blobCount: out.blobs.length, sourceBlobCount });
-        applyOne(out, e, i);
+        const e = validateEdit(raw, i, { blobCount: out.blobs.length, inputBlobCount, sourceBlobCount });
+        applyOne(out, e);
     });
     return out;
 }
 
-function applyOne(scene, e, index) {
+function applyOne(scene, e) {
     const blob = scene.blobs[e.blob];
     switch (e.op) {
         case "move":
@@ -697,12 +709,8 @@ function applyOne(scene, e, index) {
             blob.y += e.dy;
             return;
         case "resize":
-            if (!(blob.size > 0)) {
-                throw editError(index, e.op, "blob",
-                    `blob ${e.blob} is hidden (size ${blob.size} <= 0) and cannot be resized; ` +
-                    'use {"op": "set_size", "blob": ' + e.blob + ', "size": 2} to revive it first');
-            }
-            blob.size *= e.scale * e.scale;
+            // A hidden blob stays hidden (revive it with set_size), as in blobgan_core/edits.py.
+            if (blob.size > 0) blob.size *= e.scale * e.scale;
             return;
         case "set_size":
             blob.size = e.size;
