@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import BlobGANConfig
-from .layers import EqualLinear, blur, fused_leaky_relu, upsample2x
+from .layers import SQRT2, EqualLinear, blur, fused_leaky_relu, upsample2x
 from .layout import Layout
 from .splat import alpha_pyramid, layout_alphas, splat
 
@@ -25,6 +25,7 @@ class SpatialModulatedConv(nn.Module):
     The map is the alpha-weighted sum of each blob's style passed through ``modulation``. Demodulated
     layers RMS-normalize that map over channels at each pixel and normalize the weights per output
     channel, which replaces StyleGAN2's style-dependent demodulation (the style varies per pixel).
+    ``upsample`` layers are a stride-2 transposed conv followed by a 4x4 FIR blur.
     """
 
     def __init__(
@@ -44,13 +45,6 @@ class SpatialModulatedConv(nn.Module):
         self.upsample = upsample
         self.padding = kernel_size // 2
 
-    def style_map(self, alpha: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        """Per-pixel modulation [N,C_in,H,W] from alphas [N,K+1,H,W] and blob styles [N,K+1,d_style]."""
-        m = splat(alpha, self.modulation(style))
-        if self.demodulate:
-            m = m * torch.rsqrt(m.pow(2).mean(1, keepdim=True) + 1e-8)
-        return m
-
     def effective_weight(self) -> torch.Tensor:
         """Scaled (and, for demodulated layers, unit-norm per output channel) weight [C_out,C_in,k,k]."""
         w = self.weight[0] * self.scale
@@ -58,38 +52,48 @@ class SpatialModulatedConv(nn.Module):
             w = w * torch.rsqrt(w.pow(2).sum([1, 2, 3], keepdim=True) + 1e-8)
         return w
 
-    def forward(self, x: torch.Tensor, alpha: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        x = x * self.style_map(alpha, style)
-        w = self.effective_weight().to(x.dtype)
+    # -- reference path: the formulas as written in the paper and the official code ------------------
+
+    def style_map_ref(self, alpha: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """Per-pixel modulation [N,C_in,H,W] from alphas [N,K+1,H,W] and blob styles [N,K+1,d_style]."""
+        m = splat(alpha, self.modulation(style))
+        if self.demodulate:
+            m = m * torch.rsqrt(m.pow(2).mean(1, keepdim=True) + 1e-8)
+        return m
+
+    def forward_ref(self, x: torch.Tensor, alpha: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        x = x * self.style_map_ref(alpha, style)
+        w = self.effective_weight()
         if self.upsample:
             out = F.conv_transpose2d(x, w.transpose(0, 1), stride=2)  # side 2H+1
             return blur(out, pad=(1, 1), gain=4.0)                     # side 2H
         return F.conv2d(x, w, padding=self.padding)
 
+    # -- fast path: the same maths arranged for speed ---------------------------------------------------
+
+    def style_map(self, alpha_hw: torch.Tensor, style: torch.Tensor, size: int) -> torch.Tensor:
+        """Modulation map as a channels_last [N,C_in,H,W] from pixel-major alphas [N,H*W,K+1].
+
+        The per-pixel RMS over channels is mean_c M^2 = alpha^T G alpha with the (K+1)x(K+1) Gram matrix
+        G = m m^T / C_in, so the normalization costs K+1 (not C_in) numbers per pixel and folds into the
+        alphas before the splat.
+        """
+        n = alpha_hw.shape[0]
+        m = self.modulation(style)                                         # [N,K+1,C_in]
+        if self.demodulate:
+            gram = torch.bmm(m, m.transpose(1, 2)) / m.shape[-1]           # [N,K+1,K+1]
+            power = (torch.bmm(alpha_hw, gram) * alpha_hw).sum(-1, keepdim=True)  # [N,HW,1]
+            alpha_hw = alpha_hw * torch.rsqrt(power + 1e-8)
+        out = torch.bmm(alpha_hw, m)                                       # [N,HW,C_in]
+        return out.view(n, size, size, -1).permute(0, 3, 1, 2)             # NCHW view, channels_last
+
 
 class NoiseInjection(nn.Module):
+    """Adds per-pixel noise scaled by one learned weight (key ``noise.weight``)."""
+
     def __init__(self):
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(1))
-
-    def forward(self, x: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
-        if noise is None:
-            noise = x.new_empty(x.shape[0], 1, *x.shape[2:]).normal_()
-        return x + self.weight.to(x.dtype) * noise.to(x.dtype)
-
-
-class StyledConv(nn.Module):
-    """Modulated 3x3 conv, noise, bias and leaky ReLU: one synthesis layer."""
-
-    def __init__(self, in_channels: int, out_channels: int, style_dim: int, upsample: bool = False):
-        super().__init__()
-        self.conv = SpatialModulatedConv(in_channels, out_channels, 3, style_dim, upsample=upsample)
-        self.noise = NoiseInjection()
-        self.activate = _Bias(out_channels)
-
-    def forward(self, x, alpha, style, noise=None):
-        out = self.noise(self.conv(x, alpha, style), noise)
-        return fused_leaky_relu(out, self.activate.bias.to(out.dtype))
 
 
 class _Bias(nn.Module):
@@ -100,6 +104,39 @@ class _Bias(nn.Module):
         self.bias = nn.Parameter(torch.zeros(channels))
 
 
+def _fresh_noise(x: torch.Tensor) -> torch.Tensor:
+    return torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype)
+
+
+class StyledConv(nn.Module):
+    """One synthesis layer: modulated 3x3 conv, noise, bias, and sqrt(2) * LeakyReLU_0.2."""
+
+    def __init__(self, in_channels: int, out_channels: int, style_dim: int, upsample: bool = False):
+        super().__init__()
+        self.conv = SpatialModulatedConv(in_channels, out_channels, 3, style_dim, upsample=upsample)
+        self.noise = NoiseInjection()
+        self.activate = _Bias(out_channels)
+
+    def forward_ref(self, x, alpha, style, noise=None):
+        out = self.conv.forward_ref(x, alpha, style)
+        out = out + self.noise.weight * (_fresh_noise(out) if noise is None else noise)
+        return fused_leaky_relu(out, self.activate.bias)
+
+    def forward(self, x, alpha_hw, style, noise=None):
+        conv = self.conv
+        x = x * conv.style_map(alpha_hw, style, x.shape[-1])
+        # sqrt(2) * lrelu(y) = lrelu(sqrt(2) * y): fold the gain into the weights, bias and noise scale
+        w = conv.effective_weight() * SQRT2
+        bias = self.activate.bias * SQRT2
+        if conv.upsample:
+            out = F.conv_transpose2d(x, w.transpose(0, 1) * 4.0, stride=2)   # blur gain 4 folded in
+            out = blur(out, pad=(1, 1)) + bias.view(1, -1, 1, 1)
+        else:
+            out = F.conv2d(x, w, bias=bias, padding=conv.padding)
+        out = out.addcmul(_fresh_noise(out) if noise is None else noise, self.noise.weight * SQRT2)
+        return F.leaky_relu_(out, 0.2) if not torch.is_grad_enabled() else F.leaky_relu(out, 0.2)
+
+
 class ToRGB(nn.Module):
     """Modulated 1x1 projection to RGB (no demodulation), added to the upsampled previous RGB."""
 
@@ -108,11 +145,14 @@ class ToRGB(nn.Module):
         self.conv = SpatialModulatedConv(in_channels, channels_out, 1, style_dim, demodulate=False)
         self.bias = nn.Parameter(torch.zeros(1, channels_out, 1, 1))
 
-    def forward(self, x, alpha, style, skip=None):
-        out = self.conv(x, alpha, style) + self.bias.to(x.dtype)
-        if skip is not None:
-            out = out + upsample2x(skip)
-        return out
+    def forward_ref(self, x, alpha, style, skip=None):
+        out = self.conv.forward_ref(x, alpha, style) + self.bias
+        return out if skip is None else out + upsample2x(skip)
+
+    def forward(self, x, alpha_hw, style, skip=None):
+        x = x * self.conv.style_map(alpha_hw, style, x.shape[-1])
+        out = F.conv2d(x, self.conv.effective_weight(), bias=self.bias.view(-1))
+        return out if skip is None else out + upsample2x(skip)
 
 
 class LayoutStyleGenerator(nn.Module):
@@ -136,32 +176,45 @@ class LayoutStyleGenerator(nn.Module):
         self,
         layout: Layout,
         noise: list[torch.Tensor | None] | None = None,  # per-layer noise [1|N,1,r,r]; None = fresh
-        keep: tuple[str, ...] = (),                      # layer names whose outputs to return
+        keep: tuple[str, ...] = (),                      # layer names ("conv1", "convs.<i>") to return
+        impl: str = "fast",                              # "ref": the formulas as written, for checks
     ):
         """Render ``layout``. Returns the image [N,3,R,R], or (image, {name: activation}) if ``keep``."""
         c = self.config
+        if impl not in ("fast", "ref"):
+            raise ValueError(f"impl must be 'fast' or 'ref', got {impl!r}")
         if noise is None:
             noise = [None] * c.n_noise
         if len(noise) != c.n_noise:
             raise ValueError(f"noise must be a list of {c.n_noise} tensors, got {len(noise)}")
         alphas = alpha_pyramid(layout_alphas(layout, c.resolution), c.size_in)
+        if impl == "fast":
+            # pixel-major alphas [N,H*W,K+1] feed channels_last style maps, which oneDNN convolves fastest
+            alphas = {r: a.flatten(2).transpose(1, 2).contiguous() for r, a in alphas.items()}
+            x = torch.bmm(alphas[c.size_in], layout.features)      # [N,r0*r0,d_in]: the structure grid
+            x = x.view(x.shape[0], c.size_in, c.size_in, -1).permute(0, 3, 1, 2)
+        else:
+            x = splat(alphas[c.size_in], layout.features)
         style = layout.spatial_style
         kept = {}
 
-        # the decoder input is the structure-feature grid at r0
-        x = splat(alphas[c.size_in], layout.features)
-        x = self.conv1(x, alphas[c.size_in], style, noise[0])
-        if "conv1" in keep:
-            kept["conv1"] = x
-        skip = self.to_rgb1(x, alphas[c.size_in], style)
-        for j, to_rgb in enumerate(self.to_rgbs):
-            up, same = self.convs[2 * j], self.convs[2 * j + 1]
+        def run(layer, name, x, i):
             # style maps use the alphas at each layer's input resolution
-            x = up(x, alphas[x.shape[-1]], style, noise[1 + 2 * j])
-            if f"convs.{2 * j}" in keep:
-                kept[f"convs.{2 * j}"] = x
-            x = same(x, alphas[x.shape[-1]], style, noise[2 + 2 * j])
-            if f"convs.{2 * j + 1}" in keep:
-                kept[f"convs.{2 * j + 1}"] = x
-            skip = to_rgb(x, alphas[x.shape[-1]], style, skip)
+            a = alphas[x.shape[-1]]
+            x = layer(x, a, style, noise[i]) if impl == "fast" else layer.forward_ref(x, a, style, noise[i])
+            if name in keep:
+                kept[name] = x
+            return x
+
+        def rgb(to_rgb, x, skip):
+            a = alphas[x.shape[-1]]
+            return to_rgb(x, a, style, skip) if impl == "fast" else to_rgb.forward_ref(x, a, style, skip)
+
+        x = run(self.conv1, "conv1", x, 0)
+        skip = rgb(self.to_rgb1, x, None)
+        for j, to_rgb in enumerate(self.to_rgbs):
+            x = run(self.convs[2 * j], f"convs.{2 * j}", x, 1 + 2 * j)
+            x = run(self.convs[2 * j + 1], f"convs.{2 * j + 1}", x, 2 + 2 * j)
+            skip = rgb(to_rgb, x, skip)
+        skip = skip.contiguous()
         return (skip, kept) if keep else skip

@@ -68,8 +68,6 @@ class EqualLinear(nn.Module):
 
 
 # -- FIR filtering ----------------------------------------------------------------------------------
-# StyleGAN2's [1,3,3,1] binomial filter is separable, so every FIR op here runs as two 1-D depthwise
-# passes; that is exact and markedly faster than a 4x4 depthwise conv on CPU.
 
 BINOMIAL_1D = (1.0, 3.0, 3.0, 1.0)
 
@@ -81,25 +79,16 @@ def fir_kernel_2d(gain: float = 1.0) -> torch.Tensor:
     return (k2 / k2.sum() * gain).float()
 
 
-def _fir_1d(x: torch.Tensor, taps: torch.Tensor, dim: int) -> torch.Tensor:
-    """Depthwise valid correlation of [N,C,H,W] with 1-D taps along H (dim=2) or W (dim=3)."""
-    c = x.shape[1]
-    if dim == 2:
-        w = taps.view(1, 1, -1, 1)
-    else:
-        w = taps.view(1, 1, 1, -1)
-    return F.conv2d(x, w.to(x.dtype).expand(c, 1, *w.shape[2:]), groups=c)
-
-
 def blur(x: torch.Tensor, pad: tuple[int, int], gain: float = 1.0) -> torch.Tensor:
     """FIR filter [N,C,H,W] with the binomial kernel * gain after padding (pad0, pad1) on each axis.
 
-    Matches upfirdn2d(x, kernel, up=1, down=1, pad=(pad0, pad1)). Output side: H + pad0 + pad1 - 3.
+    Matches upfirdn2d(x, kernel, up=1, down=1, pad=(pad0, pad1)); the kernel is symmetric, so
+    correlation and convolution agree. Output side: H + pad0 + pad1 - 3.
     """
-    taps = torch.tensor(BINOMIAL_1D, device=x.device, dtype=x.dtype)
-    taps = taps / taps.sum() * math.sqrt(gain)
+    c = x.shape[1]
+    k = fir_kernel_2d(gain).to(device=x.device, dtype=x.dtype)
     x = F.pad(x, (pad[0], pad[1], pad[0], pad[1]))
-    return _fir_1d(_fir_1d(x, taps, 2), taps, 3)
+    return F.conv2d(x, k.expand(c, 1, 4, 4), groups=c)
 
 
 def upsample2x(x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,119 @@
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import TINY, random_model
+
+from blobgan_core.edits import apply_edits
+from blobgan_core.splat import alpha_pyramid, layout_alphas, splat
+from blobgan_core.visualize import blob_colors
+
+
+def test_fast_path_matches_reference_formulas():
+    model = random_model()
+    lay = model.sample_layout(seed=5, batch=3, truncation=0.2)
+    noise = model.noise(9)
+    ref = model.generator(lay, noise, impl="ref")
+    fast = model.generator(lay, noise)
+    assert ref.shape == (3, 3, TINY.resolution, TINY.resolution)
+    assert (ref - fast).abs().max() < 1e-5 * ref.abs().max()
+
+
+def test_fast_path_matches_reference_in_float64_exactly_enough():
+    model = random_model().double()
+    lay = model.sample_layout(seed=2, truncation=0)
+    noise = model.noise(0)
+    assert torch.allclose(model.generator(lay, noise, impl="ref"), model.generator(lay, noise), atol=1e-11)
+
+
+def test_same_seed_same_layout_and_render():
+    model = random_model()
+    a, b = model.sample_layout(seed=11), model.sample_layout(seed=11)
+    assert torch.equal(a.xs, b.xs)
+    assert torch.equal(model.render(a), model.render(b))  # noise=None is a fixed default
+    assert not torch.equal(model.render(a, noise=1), model.render(a, noise=2))
+    assert not torch.equal(a.xs, model.sample_layout(seed=12).xs)
+
+
+def test_full_truncation_gives_the_mean_layout_for_every_seed():
+    model = random_model()
+    a = model.sample_layout(seed=1, truncation=1.0)
+    b = model.sample_layout(seed=2, truncation=1.0)
+    assert torch.allclose(a.xs, b.xs) and torch.allclose(a.spatial_style, b.spatial_style)
+
+
+def test_truncation_out_of_range_is_a_clear_error():
+    with pytest.raises(ValueError, match="truncation"):
+        random_model().sample_layout(seed=0, truncation=1.5)
+
+
+def test_alphas_sum_to_one_and_the_pyramid_is_bilinear():
+    lay = random_model().sample_layout(seed=4, batch=2, truncation=0)
+    alpha = layout_alphas(lay, 32)
+    assert torch.allclose(alpha.sum(1), torch.ones(2, 32, 32), atol=1e-6)
+    pyr = alpha_pyramid(alpha, 8)
+    bilinear = F.interpolate(alpha, size=(16, 16), mode="bilinear", align_corners=False)
+    assert torch.allclose(pyr[16], bilinear, atol=1e-6)
+    assert sorted(pyr) == [8, 16, 32]
+
+
+def test_a_removed_blob_leaves_no_trace():
+    """Hiding blob k renders exactly like a layout without blob k: the decoder sees no trace of it."""
+    model = random_model()
+    lay = model.sample_layout(seed=6, truncation=0)
+    hidden, _ = apply_edits(lay, [{"op": "remove", "blob": 1}])
+    keep = [0, 2, 3]
+    dropped = lay.replace(xs=lay.xs[:, keep], ys=lay.ys[:, keep], covs=lay.covs[:, keep],
+                          sizes=lay.sizes[:, [0, 1 + 0, 1 + 2, 1 + 3]],
+                          features=lay.features[:, [0, 1, 3, 4]], spatial_style=lay.spatial_style[:, [0, 1, 3, 4]])
+    assert torch.allclose(model.render(hidden), model.render(dropped), atol=1e-5)
+
+
+def test_moving_a_blob_moves_its_alpha():
+    model = random_model()
+    lay = model.sample_layout(seed=8, truncation=0)
+    lay = lay.replace(sizes=torch.full_like(lay.sizes, -100.0))
+    lay, _ = apply_edits(lay, [{"op": "set_size", "blob": 2, "size": 3.0}])
+    moved, _ = apply_edits(lay, [{"op": "move", "blob": 2, "dx": 0.25, "dy": 0.0}])
+    a, b = layout_alphas(lay, 32)[0, 3], layout_alphas(moved, 32)[0, 3]
+    # an 8-pixel shift right of the whole opacity map (0.25 * 32), away from the borders
+    assert torch.allclose(a[:, 4:20], b[:, 12:28], atol=1e-5)
+
+
+def test_blob_map_colours_and_labels():
+    model = random_model()
+    lay = model.sample_layout(seed=1)
+    none_visible = lay.replace(sizes=torch.full_like(lay.sizes, -100.0))
+    m = model.blob_map(none_visible)
+    bg = blob_colors("bed_conf", TINY.n_blobs)[0]
+    assert torch.allclose(m[0], bg.view(3, 1, 1).expand_as(m[0]), atol=1e-6)
+    one, _ = apply_edits(none_visible, [{"op": "set_size", "blob": 0, "size": 6.0}])
+    m = model.blob_map(one)
+    centre = (int(one.ys[0, 0] * 32), int(one.xs[0, 0] * 32))
+    if 0 <= centre[0] < 32 and 0 <= centre[1] < 32:
+        assert torch.allclose(m[0, :, centre[0], centre[1]], blob_colors("bed_conf", 4)[1], atol=1e-3)
+    labelled = model.blob_map(one, labels=True)
+    assert labelled.shape == m.shape and not torch.equal(labelled, m)
+
+
+def test_structure_grid_is_alpha_weighted_features():
+    lay = random_model().sample_layout(seed=2)
+    alpha = alpha_pyramid(layout_alphas(lay, 32), 8)[8]
+    grid = splat(alpha, lay.features)
+    manual = torch.einsum("nkhw,nkc->nchw", alpha, lay.features)
+    assert torch.allclose(grid, manual, atol=1e-6)
+
+
+def test_layout_from_another_model_is_refused():
+    from blobgan_core.config import BlobGANConfig
+    other = random_model(BlobGANConfig(**{**TINY.to_dict(), "d_in": 6}))
+    with pytest.raises(ValueError, match="d_in"):
+        random_model().render(other.sample_layout(seed=0))
+
+
+def test_gradients_reach_layout_parameters():
+    model = random_model()
+    lay = model.sample_layout(seed=3)
+    xs = lay.xs.clone().requires_grad_(True)
+    img = model.render(lay.replace(xs=xs))
+    img.square().mean().backward()
+    assert xs.grad is not None and xs.grad.abs().sum() > 0
