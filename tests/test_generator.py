@@ -117,3 +117,20 @@ def test_gradients_reach_layout_parameters():
     img = model.render(lay.replace(xs=xs))
     img.square().mean().backward()
     assert xs.grad is not None and xs.grad.abs().sum() > 0
+
+
+def test_blob_masks_follow_occlusion():
+    from blobgan_core.scene import blob_masks
+    lay = random_model().sample_layout(seed=1)
+    lay = lay.replace(sizes=torch.full_like(lay.sizes, -100.0))
+    # two concentric blobs: blob 3 in front of blob 1
+    lay, _ = apply_edits(lay, [{"op": "set_size", "blob": 1, "size": 4.0}, {"op": "set_size", "blob": 3, "size": 4.0}])
+    lay = lay.replace(xs=torch.full_like(lay.xs, 0.5), ys=torch.full_like(lay.ys, 0.5))
+    behind = blob_masks(lay, [1], 32, "visible")
+    raw = blob_masks(lay, [1], 32, "opacity")
+    front = blob_masks(lay, [3], 32, "visible")
+    assert raw[0, 16, 16] > 0.9 and behind[0, 16, 16] < 0.1 and front[0, 16, 16] > 0.9
+    both = blob_masks(lay, None, 32, "threshold")
+    assert set(both.unique().tolist()) <= {0.0, 1.0} and both[0, 16, 16] == 1 and both[0, 0, 0] == 0
+    with pytest.raises(ValueError, match="valid: 0..3"):
+        blob_masks(lay, [7], 32)
