@@ -74,7 +74,8 @@ test("every case is self-consistent: expected geometry matches applyEdits, error
     const fixture = JSON.parse(readFileSync(FIXTURE_PATH, "utf8"));
     for (const c of fixture.cases) {
         if (c.error) {
-            assert.throws(() => applyEdits(fixture.scene, c.edits), (err) => err.index === c.error.edit && err.field === c.error.field, c.name);
+            const matches = (err) => err.index === c.error.edit && err.field === c.error.field;
+            assert.throws(() => applyEdits(fixture.scene, c.edits), matches, c.name);
             continue;
         }
         const out = applyEdits(fixture.scene, c.edits);

@@ -346,11 +346,13 @@ describe("merging", () => {
         const scene = sampleScene();
         const blob = scene.blobs[2];
         const h = blobHandles(blob, SQUARE);
-        const r1 = handleDragEdit(blob, "aspect", h.aspect, { x: h.aspect.x * 0.9 + h.center.x * 0.1, y: h.aspect.y * 0.9 + h.center.y * 0.1 }, SQUARE);
+        // Point a fraction t of the way from the centre to `to`.
+        const along = (hs, to, t) => ({ x: hs.center.x + t * (to.x - hs.center.x), y: hs.center.y + t * (to.y - hs.center.y) });
+        const r1 = handleDragEdit(blob, "aspect", h.aspect, along(h, h.aspect, 0.9), SQUARE);
         const afterR1 = applyEdits(scene, [r1]).blobs[2];
         const h2 = blobHandles(afterR1, SQUARE);
         // Pull far outwards: clamped at a circle, so the two reshapes still merge exactly.
-        const r2 = handleDragEdit(afterR1, "aspect", h2.aspect, { x: 2 * h2.aspect.x - h2.center.x, y: 2 * h2.aspect.y - h2.center.y }, SQUARE);
+        const r2 = handleDragEdit(afterR1, "aspect", h2.aspect, along(h2, h2.aspect, 2), SQUARE);
         const sequence = [
             { op: "move", blob: 1, dx: 0.1, dy: 0.02 }, { op: "move", blob: 1, dx: -0.03, dy: 0.05 },
             { op: "resize", blob: 0, scale: 1.2 }, { op: "resize", blob: 0, scale: 0.7 },

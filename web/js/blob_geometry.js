@@ -619,7 +619,8 @@ export function validateEdit(edit, index, { blobCount, inputBlobCount = blobCoun
 }
 
 function checkField(value, kind, field, index, op, { blobCount, inputBlobCount, sourceBlobCount, scene }) {
-    const bad = (allowedText) => editError(index, op, field, `"${field}" must be ${allowedText}; got ${describe(value)}`);
+    const bad = (allowedText) =>
+        editError(index, op, field, `"${field}" must be ${allowedText}; got ${describe(value)}`);
     switch (kind) {
         case NUM:
             if (!Number.isFinite(value)) throw bad("a finite number");
