@@ -420,7 +420,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return _SAFE_GLOBALS[(module, name)]
         if not _VALID_MODULE.match(module) or not _VALID_NAME.match(name) or _is_denied(module, name):
             raise UnsafeCheckpointError(
-                f"{self._origin} refers to {module}.{name}, which can run code; refusing to load it "
+                f"{self._origin} refers to {module}.{name}, which could run code or touch files and "
+                f"processes; refusing to load it "
                 "(this loader never executes anything stored in a checkpoint; the file may be malicious "
                 "or damaged)")
         return placeholder_class(module, name)
