@@ -144,6 +144,11 @@ def _describe(counts: dict[str, int]) -> str:
 
 def _state_dict_of(ckpt, path: Path) -> tuple[dict, dict]:
     """(state_dict, top-level dict) of a Lightning checkpoint, or of a bare state dict."""
+    if isinstance(ckpt, (torch.Tensor, SkippedTensor)):
+        raise CheckpointFormatError(
+            f"{path} holds a single tensor of shape {list(ckpt.shape)}, not a checkpoint (a mean latent "
+            "file?); expected an official BlobGAN Lightning checkpoint (a dict with 'state_dict' and "
+            "'hyper_parameters')")
     if not isinstance(ckpt, dict):
         raise CheckpointFormatError(
             f"{path} holds a {type(ckpt).__name__}, not a checkpoint dictionary; expected an official "
@@ -324,7 +329,7 @@ class _ConfigBuilder:
 
     def note(self, message: str):
         self.warnings.append(message)
-        warnings.warn(f"{self.path.name}: {message}", stacklevel=4)
+        warnings.warn(f"{self.path.name}: {message}", stacklevel=5)
 
 
 def _check_supported_variant(b: _ConfigBuilder) -> None:
