@@ -1,0 +1,364 @@
+"""Run a ComfyUI workflow of this pack's nodes without ComfyUI: ``python -m blobgan_core run WF.json --out DIR``.
+
+The workflow may be in the UI format (what the frontend saves: ``nodes`` + ``links``, positional
+``widgets_values``) or the API format (``{id: {"class_type", "inputs"}}``, File > Export (API)). Nodes
+run in dependency order through their classes, exactly as ComfyUI calls them. Core ``SaveImage`` and
+``PreviewImage`` nodes are read as "save the image": their images are written to ``--out``. A workflow
+without them gets the outputs of its Render Scene nodes written instead. Notes, reroutes and primitive
+nodes are resolved away as the frontend does; muted nodes are dropped and bypassed ones passed through.
+Any other node type is an error that names it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+PACK_MODULE = "blobgan_pack"  # the name the node pack is imported under here (ComfyUI uses its path)
+SAVE_NODES = {"SaveImage": ["filename_prefix"], "PreviewImage": []}  # core class -> widget names
+VIRTUAL_NODES = {"Note", "MarkdownNote", "Reroute", "PrimitiveNode"}
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+MODE_MUTED, MODE_BYPASSED = 2, 4
+LOADER_ID = "BlobGANLoader"
+RENDER_ID = "BlobGANRenderScene"
+
+Prompt = dict[str, dict]  # API format: node id -> {"class_type": str, "inputs": {name: value | [src, slot]}}
+
+
+# -- the node pack -----------------------------------------------------------------------------------
+
+def load_pack():
+    """Import the node pack (the folder holding ``blobgan_core``) as a package, the way ComfyUI does:
+    by file, under a name of our choosing, so its relative imports work."""
+    if PACK_MODULE in sys.modules:
+        return sys.modules[PACK_MODULE]
+    root = Path(__file__).resolve().parent.parent
+    init = root / "__init__.py"
+    if not init.is_file():
+        raise FileNotFoundError(f"the runner needs the BlobGAN node pack around blobgan_core; no {init}")
+    spec = importlib.util.spec_from_file_location(PACK_MODULE, init, submodule_search_locations=[str(root)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[PACK_MODULE] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[PACK_MODULE]
+        raise
+    return module
+
+
+def node_classes() -> dict[str, type]:
+    return dict(load_pack().NODE_CLASS_MAPPINGS)
+
+
+def _declared_inputs(cls) -> dict[str, dict]:
+    """name -> {"type", "options", "section"} in declaration order (required, optional, hidden)."""
+    out = {}
+    for section in ("required", "optional", "hidden"):
+        for name, spec in cls.INPUT_TYPES().get(section, {}).items():
+            spec = spec if isinstance(spec, (tuple, list)) else (spec,)
+            out[name] = {"type": spec[0], "options": spec[1] if len(spec) > 1 else {}, "section": section}
+    return out
+
+
+def widget_names(cls) -> list[str | None]:
+    """Names of the widgets a node shows, in the order of the UI format's ``widgets_values``; None marks
+    the extra "control after generate" value the frontend saves after a seed widget."""
+    names: list[str | None] = []
+    for name, d in _declared_inputs(cls).items():
+        t, opts = d["type"], d["options"]
+        if d["section"] == "hidden" or opts.get("forceInput"):
+            continue
+        if isinstance(t, (list, tuple)) or t in WIDGET_TYPES:
+            names.append(name)
+            if t == "INT" and (opts.get("control_after_generate") or name in ("seed", "noise_seed")):
+                names.append(None)
+    return names
+
+
+# -- formats -----------------------------------------------------------------------------------------
+
+def is_ui_format(workflow) -> bool:
+    return isinstance(workflow, dict) and isinstance(workflow.get("nodes"), list)
+
+
+def as_prompt(workflow, classes: dict[str, type]) -> Prompt:
+    """The API-format prompt of a workflow in either format (a copy; ``workflow`` is not modified)."""
+    if is_ui_format(workflow):
+        return ui_to_prompt(workflow, classes)
+    if isinstance(workflow, dict) and isinstance(workflow.get("prompt"), dict):  # a POST /prompt body
+        workflow = workflow["prompt"]
+    if isinstance(workflow, dict) and workflow and all(
+            isinstance(v, dict) and "class_type" in v for v in workflow.values()):
+        return {str(k): {"class_type": v["class_type"], "inputs": dict(v.get("inputs", {})),
+                         "_meta": dict(v.get("_meta", {}))} for k, v in workflow.items()}
+    raise ValueError("not a ComfyUI workflow: expected the UI format (\"nodes\" and \"links\") or the API "
+                     "format ({id: {\"class_type\", \"inputs\"}})")
+
+
+def _links(workflow) -> dict[int, tuple[str, int, str]]:
+    """link id -> (origin node id, origin slot, type); links are lists (format 0.4) or objects (1.0)."""
+    out = {}
+    for link in workflow.get("links") or []:
+        if isinstance(link, dict):
+            out[int(link["id"])] = (str(link["origin_id"]), int(link["origin_slot"]), str(link.get("type")))
+        else:
+            out[int(link[0])] = (str(link[1]), int(link[2]), str(link[5]) if len(link) > 5 else "*")
+    return out
+
+
+def ui_to_prompt(workflow: dict, classes: dict[str, type]) -> Prompt:
+    """Convert the UI format to the API format, as the frontend's graphToPrompt does for our nodes."""
+    if (workflow.get("definitions") or {}).get("subgraphs"):
+        raise ValueError("workflows with subgraphs are not supported by the runner; unpack the subgraph first")
+    nodes = {str(n["id"]): n for n in workflow["nodes"]}
+    links = _links(workflow)
+
+    def source(link_id, seen=()) -> tuple[str, int] | None:
+        """The real node output behind a link, through reroutes and bypassed nodes; None when it comes
+        from a primitive node (the target's widget value holds it) or a muted node."""
+        if link_id is None or link_id not in links:
+            return None
+        origin, slot, link_type = links[link_id]
+        if origin in seen:
+            raise ValueError(f"node #{origin} loops through reroutes or bypassed nodes")
+        node = nodes.get(origin)
+        if node is None:
+            raise ValueError(f"link {link_id} starts at node #{origin}, which is not in the workflow")
+        if node["type"] == "Reroute":
+            ins = node.get("inputs") or [{}]
+            return source(ins[0].get("link"), (*seen, origin))
+        if node["type"] == "PrimitiveNode" or node.get("mode", 0) == MODE_MUTED:
+            return None
+        if node.get("mode", 0) == MODE_BYPASSED:
+            # the frontend passes a bypassed node's first input of the same type straight through
+            for inp in node.get("inputs") or []:
+                if inp.get("type") == link_type and inp.get("link") is not None:
+                    return source(inp["link"], (*seen, origin))
+            return None
+        return origin, slot
+
+    prompt: Prompt = {}
+    for node_id, node in nodes.items():
+        kind = node["type"]
+        if kind in VIRTUAL_NODES or node.get("mode", 0) in (MODE_MUTED, MODE_BYPASSED):
+            continue
+        names = _widget_names_for(kind, node_id, classes)
+        inputs = _widget_inputs(node, node_id, names)
+        for inp in node.get("inputs") or []:
+            src = source(inp.get("link"))
+            if src is not None:
+                inputs[inp["name"]] = [src[0], src[1]]
+        prompt[node_id] = {"class_type": kind, "inputs": inputs, "_meta": {"title": node.get("title") or kind}}
+    return prompt
+
+
+def _widget_names_for(kind: str, node_id: str, classes: dict[str, type]) -> list[str | None]:
+    if kind in classes:
+        return widget_names(classes[kind])
+    if kind in SAVE_NODES:
+        return SAVE_NODES[kind]
+    raise _unsupported(kind, node_id, classes)
+
+
+def _widget_inputs(node: dict, node_id: str, names: list[str | None]) -> dict:
+    values = node.get("widgets_values")
+    if values is None:
+        values = []
+    if isinstance(values, dict):  # some frontends save widgets by name
+        return {k: v for k, v in values.items() if k in names}
+    if len(values) != len(names):
+        shown = ", ".join(n if n is not None else "(control after generate)" for n in names) or "none"
+        raise ValueError(f"node #{node_id} ({node['type']}) has {len(values)} widget values {values!r}, but "
+                         f"the node has {len(names)} widgets: {shown}. Was it saved by another version "
+                         "of the pack?")
+    return {name: value for name, value in zip(names, values) if name is not None}
+
+
+def _unsupported(kind: str, node_id: str, classes: dict[str, type]) -> ValueError:
+    runnable = sorted(classes) + sorted(SAVE_NODES)
+    return ValueError(f"node #{node_id} is a {kind!r} node, which the headless runner cannot run; it runs "
+                      f"{', '.join(runnable)} (use ComfyUI itself for other nodes)")
+
+
+# -- running -----------------------------------------------------------------------------------------
+
+def _is_link(value) -> bool:
+    return (isinstance(value, (list, tuple)) and len(value) == 2 and isinstance(value[0], (str, int))
+            and isinstance(value[1], int) and not isinstance(value[1], bool))
+
+
+def execution_order(prompt: Prompt) -> list[str]:
+    """Node ids with every node after the nodes it reads from (ties by id); a cycle is an error."""
+    deps = {nid: {str(v[0]) for v in node["inputs"].values() if _is_link(v)} for nid, node in prompt.items()}
+    for nid, ds in deps.items():
+        missing = sorted(ds - set(prompt))
+        if missing:
+            raise ValueError(f"node #{nid} ({prompt[nid]['class_type']}) reads from node #{missing[0]}, which "
+                             "is not in the workflow (deleted, muted or not runnable)")
+    order, done = [], set()
+    while len(order) < len(prompt):
+        ready = sorted((nid for nid in prompt if nid not in done and deps[nid] <= done), key=_id_key)
+        if not ready:
+            raise ValueError(f"the workflow has a cycle among nodes {sorted(set(prompt) - done, key=_id_key)}")
+        order.extend(ready)
+        done.update(ready)
+    return order
+
+
+def _id_key(node_id: str):
+    return (0, int(node_id), "") if node_id.isdigit() else (1, 0, node_id)
+
+
+def _call_node(cls, node_id: str, kind: str, inputs: dict, prompt: Prompt):
+    declared = _declared_inputs(cls)
+    kwargs = {}
+    for name, d in declared.items():
+        if d["section"] == "hidden":
+            hidden = {"UNIQUE_ID": node_id, "PROMPT": prompt, "EXTRA_PNGINFO": {}, "DYNPROMPT": None}
+            kwargs[name] = hidden.get(d["type"])
+        elif name in inputs:
+            kwargs[name] = inputs[name]
+        elif d["section"] == "required":
+            raise ValueError(f"required input {name!r} is not connected or set")
+    result = getattr(cls(), cls.FUNCTION)(**kwargs)
+    if isinstance(result, dict):
+        result = result.get("result", ())
+    return tuple(result)
+
+
+def run_prompt(prompt: Prompt, classes: dict[str, type], out_dir: str | Path,
+               log: Callable[[str], None] = lambda s: None) -> list[Path]:
+    """Run an API-format prompt; returns the PNG files written to ``out_dir``."""
+    for node_id, node in prompt.items():
+        if node["class_type"] not in classes and node["class_type"] not in SAVE_NODES:
+            raise _unsupported(node["class_type"], node_id, classes)
+    out_dir = Path(out_dir)
+    order = execution_order(prompt)
+    outputs: dict[str, tuple] = {}
+    files: list[Path] = []
+    for step, node_id in enumerate(order, 1):
+        node = prompt[node_id]
+        kind = node["class_type"]
+        log(f"[{step}/{len(order)}] #{node_id} {node.get('_meta', {}).get('title') or kind}")
+        inputs = {}
+        for name, value in node["inputs"].items():
+            if _is_link(value):
+                src, slot = str(value[0]), value[1]
+                if slot >= len(outputs[src]):
+                    raise ValueError(f"node #{node_id} ({kind}) input {name!r} reads output {slot} of node "
+                                     f"#{src}, which has {len(outputs[src])} outputs")
+                inputs[name] = outputs[src][slot]
+            else:
+                inputs[name] = value["__value__"] if isinstance(value, dict) and "__value__" in value else value
+        if kind in SAVE_NODES:
+            if "images" not in inputs:
+                raise ValueError(f"node #{node_id} ({kind}): its 'images' input is not connected")
+            prefix = str(inputs.get("filename_prefix") or "preview")
+            files += save_images(inputs["images"], out_dir, f"{_safe(prefix)}_{node_id}")
+            outputs[node_id] = ()
+            continue
+        try:
+            outputs[node_id] = _call_node(classes[kind], node_id, kind, inputs, prompt)
+        except ValueError as e:
+            raise ValueError(f"node #{node_id} ({kind}): {e}") from e
+    if not any(node["class_type"] in SAVE_NODES for node in prompt.values()):
+        for node_id in order:
+            if prompt[node_id]["class_type"] == RENDER_ID:
+                image, blob_map = outputs[node_id][:2]
+                files += save_images(image, out_dir, f"render_{node_id}")
+                files += save_images(blob_map, out_dir, f"render_{node_id}_blob_map")
+    return files
+
+
+def _safe(prefix: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in prefix).strip("._") or "image"
+
+
+def save_images(images: torch.Tensor, out_dir: Path, stem: str) -> list[Path]:
+    """Write IMAGE [B,H,W,C] (or MASK [B,H,W]) in [0,1] as ``{stem}_{i:05d}.png``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    arrays = (images.detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    paths = []
+    for i, arr in enumerate(arrays):
+        path = out_dir / f"{stem}_{i:05d}.png"
+        Image.fromarray(np.ascontiguousarray(arr.squeeze(-1) if arr.ndim == 3 and arr.shape[-1] == 1 else arr)
+                        ).save(path)
+        paths.append(path)
+    return paths
+
+
+@contextlib.contextmanager
+def _models_dir(folder: Path | None):
+    """Let Load BlobGAN find model files in ``folder`` (the pack's fallback for folder_paths)."""
+    if folder is None:
+        yield
+        return
+    from_env = os.environ.get("BLOBGAN_MODELS_DIR")
+    os.environ["BLOBGAN_MODELS_DIR"] = os.pathsep.join([str(folder), *([from_env] if from_env else [])])
+    try:
+        yield
+    finally:
+        if from_env is None:
+            os.environ.pop("BLOBGAN_MODELS_DIR", None)
+        else:
+            os.environ["BLOBGAN_MODELS_DIR"] = from_env
+
+
+def run_workflow(workflow: dict | str | Path, out_dir: str | Path, *, model: str | Path | None = None,
+                 device: str | None = None, log: Callable[[str], None] = lambda s: None) -> list[Path]:
+    """Run a workflow (a dict, or the path of a JSON file) and return the PNG files written.
+
+    ``model``: a checkpoint file every Load BlobGAN node loads instead of its own choice; ``device``:
+    a device every Load BlobGAN node uses ("auto", "cpu", "cuda", "mps")."""
+    if isinstance(workflow, (str, Path)):
+        path = Path(workflow)
+        try:
+            workflow = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path} is not valid JSON ({e})") from None
+    classes = node_classes()
+    prompt = as_prompt(workflow, classes)
+    folder = None
+    if model is not None:
+        model = Path(model)
+        if not model.is_file():
+            raise FileNotFoundError(f"--model: no checkpoint at {model}")
+        folder = model.resolve().parent
+    for node in prompt.values():
+        if node["class_type"] == LOADER_ID:
+            if model is not None:
+                node["inputs"]["model_name"] = model.name
+            if device is not None:
+                node["inputs"]["device"] = device
+    with _models_dir(folder):
+        return run_prompt(prompt, classes, out_dir, log=log)
+
+
+def run_cli(argv: list[str]) -> int:
+    """Run a workflow of BlobGAN nodes headlessly and write its images as PNG files."""
+    p = argparse.ArgumentParser(prog="python -m blobgan_core run", description=run_cli.__doc__)
+    p.add_argument("workflow", help="workflow JSON, UI format (as saved by ComfyUI) or API format")
+    p.add_argument("--out", default="out", help="output folder (default: out)")
+    p.add_argument("--model", default=None, help="checkpoint every Load BlobGAN node uses instead of its own")
+    p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"],
+                   help="device every Load BlobGAN node uses instead of its own")
+    a = p.parse_args(argv)
+    files = run_workflow(a.workflow, a.out, model=a.model, device=a.device,
+                         log=lambda s: print(s, file=sys.stderr))
+    for f in files:
+        print(f)
+    if not files:
+        print("the workflow wrote no images (it has no Save Image, Preview Image or Render Scene node)",
+              file=sys.stderr)
+    return 0
