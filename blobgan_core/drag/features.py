@@ -1,0 +1,102 @@
+"""Decoder feature maps for motion supervision and tracking, and bilinear sampling at image pixels.
+
+The decoder only needs to run up to the chosen layer during the drag (the later, larger layers cost the
+most); :func:`decoder_features` does that and equals ``model.generator(layout, noise, keep=(layer,))``.
+
+Sampling is written as two small matrix products with "tent" interpolation weights instead of
+``grid_sample``: the result is the same bilinear interpolation, but its backward pass is a matmul,
+which is deterministic on every device (``grid_sample``'s CUDA backward accumulates atomically).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..config import BlobGANConfig
+from ..generator import BlobGAN
+from ..layout import Layout
+from ..splat import alpha_pyramid, layout_alphas
+
+
+def layer_names(config: BlobGANConfig) -> list[str]:
+    """Decoder conv outputs in forward order: "conv1", "convs.0", ..., "convs.<2*n_up-1>"."""
+    return ["conv1"] + [f"convs.{i}" for i in range(2 * config.n_up)]
+
+
+def layer_resolution(config: BlobGANConfig, name: str) -> int:
+    """Side in pixels of a decoder layer's output (convs.2j and convs.2j+1 are at size_in * 2^(j+1))."""
+    names = layer_names(config)
+    if name not in names:
+        raise ValueError(f"unknown decoder layer {name!r}; allowed: {', '.join(names)}")
+    if name == "conv1":
+        return config.size_in
+    return config.size_in * 2 ** (int(name.split(".")[1]) // 2 + 1)
+
+
+def layer_channels(config: BlobGANConfig, name: str) -> int:
+    return config.channels(layer_resolution(config, name))
+
+
+def default_layer(config: BlobGANConfig) -> str:
+    """The feature layer the drag uses unless told otherwise: the second conv at half the image side
+    (capped at 128 px, DragGAN's choice on 256 px models). See docs/drag-points.md for the measurement."""
+    target = min(config.resolution // 2, 128)
+    target = max(target, config.size_in * 2)
+    j = int(round(math.log2(target // config.size_in))) - 1
+    return f"convs.{2 * j + 1}"
+
+
+def decoder_features(model: BlobGAN, layout: Layout, noise: list[torch.Tensor], layer: str) -> torch.Tensor:
+    """The output of decoder layer ``layer`` for ``layout``, [N,C,r,r]; runs no layer after it.
+
+    ``noise`` is the resolved per-layer list (``model.resolve_noise``). Differentiable w.r.t. the layout.
+    """
+    gen = model.generator
+    c = gen.config
+    names = layer_names(c)
+    if layer not in names:
+        raise ValueError(f"unknown decoder layer {layer!r}; allowed: {', '.join(names)}")
+    stop = layer_resolution(c, layer)
+    pyramid = alpha_pyramid(layout_alphas(layout, c.resolution), c.size_in)
+    # pixel-major alphas [N,H*W,K+1], the layout the fast decoder path takes
+    alphas = {r: a.flatten(2).transpose(1, 2).contiguous() for r, a in pyramid.items() if r <= stop}
+    x = torch.bmm(alphas[c.size_in], layout.features)
+    x = x.view(x.shape[0], c.size_in, c.size_in, -1).permute(0, 3, 1, 2)
+    style = layout.spatial_style
+    modules = [gen.conv1, *gen.convs]
+    for i, (name, module) in enumerate(zip(names, modules)):
+        x = module(x, alphas[x.shape[-1]], style, noise[i])
+        if name == layer:
+            return x
+    raise AssertionError(layer)
+
+
+def tent_weights(coords_px: torch.Tensor, image_size: int, feature_size: int) -> torch.Tensor:
+    """Bilinear weights [M,feature_size] of image-pixel coordinates [M] on a feature axis.
+
+    Feature pixel j covers image pixels [j*R/r, (j+1)*R/r) (the alpha pyramid averages 2x2 blocks), so
+    image pixel x sits at feature coordinate (x + 0.5) * r / R - 0.5, the same mapping as upsampling the
+    map to R with ``align_corners=False``. Coordinates past the edge clamp to the border.
+    """
+    u = ((coords_px + 0.5) * (feature_size / image_size) - 0.5).clamp(0, feature_size - 1)
+    grid = torch.arange(feature_size, device=coords_px.device, dtype=coords_px.dtype)
+    return (1 - (u[:, None] - grid[None, :]).abs()).clamp_min(0)
+
+
+def sample_grid(fmap: torch.Tensor, xs_px: torch.Tensor, ys_px: torch.Tensor, image_size: int) -> torch.Tensor:
+    """Bilinear samples of a feature map [C,h,w] on the grid ys_px [ny] x xs_px [nx] (image pixels).
+
+    Returns [C,ny,nx]. Gradients flow to ``fmap``.
+    """
+    wy = tent_weights(ys_px.to(fmap), image_size, fmap.shape[-2])  # [ny,h]
+    wx = tent_weights(xs_px.to(fmap), image_size, fmap.shape[-1])  # [nx,w]
+    return torch.matmul(torch.matmul(wy, fmap), wx.t())
+
+
+def sample_points(fmap: torch.Tensor, points_px: torch.Tensor, image_size: int) -> torch.Tensor:
+    """Bilinear samples of a feature map [C,h,w] at points [P,2] (x, y in image pixels) -> [P,C]."""
+    wy = tent_weights(points_px[:, 1].to(fmap), image_size, fmap.shape[-2])  # [P,h]
+    wx = tent_weights(points_px[:, 0].to(fmap), image_size, fmap.shape[-1])  # [P,w]
+    return torch.einsum("ph,chw,pw->pc", wy, fmap, wx)

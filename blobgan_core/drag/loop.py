@@ -1,0 +1,252 @@
+"""``drag``: DragGAN-style point dragging of a BlobGAN scene.
+
+    result = drag(scene, handles=[(40, 60)], targets=[(52, 60)])
+    result.layout, result.handles, result.image, result.frames, result.history
+
+1. Closed-form step (closed_form.py): each handle-owning blob is moved by the translation, similarity
+   or affine map its handles ask for; an instant, often sufficient edit.
+2. DragGAN loop, from there: each iteration renders the decoder up to the feature layer once, tracks
+   the handles (nearest neighbour of their original features), stops when every handle is within
+   ``tolerance`` of its target, else takes one Adam step on the motion-supervision loss (+ lambda x the
+   mask term) over the geometry of the involved blobs only.
+Deterministic: nothing random is drawn, and the feature sampling has a deterministic backward pass.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from ..generator import BlobGAN, NoiseSpec
+from ..layout import Layout
+from .closed_form import closed_form_step
+from .features import decoder_features, default_layer, layer_names
+from .motion import fixed_region, mask_loss, motion_loss
+from .params import BlobParams
+from .points import check_inside, parse_drag_points, points_tensor
+from .tracking import reference_features, track_points
+
+# Defaults; radii and the tolerance are in pixels at 128 px and scale with the resolution.
+DEFAULT_STEPS = 40
+DEFAULT_LR = 4e-3            # Adam step for blob centres, normalized units (0.5 px at 128 px)
+SHAPE_LR_SCALE = 2.5         # angle (rad), log-aspect and size logit take lr x this
+FEATURE_LR_SCALE = 0.5       # structure vectors phi (optional) take lr x this
+DEFAULT_FEATURE_PULL = 10.0  # weight of mean (phi - phi0)^2
+DEFAULT_LAMBDA = 20.0        # mask-term weight, DragGAN's lambda
+R1_AT_128 = 3.0
+R2_AT_128 = 6.0
+TOLERANCE_AT_128 = 1.0
+INVOLVE_MIN_ALPHA = 0.1      # blobs with at least this alpha at some handle are optimized
+
+
+def scaled_px(value_at_128: float, resolution: int, minimum: float) -> float:
+    return max(minimum, value_at_128 * resolution / 128)
+
+
+@dataclass
+class DragResult:
+    layout: Layout                        # the edited layout (batch 1), detached
+    handles: torch.Tensor                 # [P,2] final tracked handle positions, image pixels
+    targets: torch.Tensor                 # [P,2] image pixels
+    image: torch.Tensor | None            # [1,3,R,R] render of ``layout`` (official scale), or None
+    frames: torch.Tensor | None           # [F,3,R,R]: original, after the closed form, every k-th step, final
+    history: list[dict] = field(default_factory=list)  # per iteration: step, loss terms, distances
+    closed_form_layout: Layout | None = None
+    owners: list[int | None] = field(default_factory=list)   # per handle: owning blob (depth index) or None
+    involved: list[int] = field(default_factory=list)        # blobs whose parameters were optimized
+    fits: dict = field(default_factory=dict)                 # blob -> closed-form fit used
+    steps: int = 0                        # optimizer steps taken
+    converged: bool = False               # every handle ended within ``tolerance`` of its target
+    interrupted: bool = False             # should_stop asked to stop early
+    seconds: float = 0.0
+
+    @property
+    def distances(self) -> torch.Tensor:
+        """[P] final handle-to-target distances in pixels."""
+        return (self.handles - self.targets).norm(dim=-1)
+
+
+def _prepare_mask(mask: torch.Tensor | None, size: int, device, dtype) -> torch.Tensor | None:
+    """A mask [H,W], [1,H,W] or [1,1,H,W] in [0,1] (1 = may change) -> [size,size], or None."""
+    if mask is None:
+        return None
+    m = mask.detach().to(device=device, dtype=dtype)
+    while m.dim() > 2 and m.shape[0] == 1:
+        m = m[0]
+    if m.dim() != 2:
+        raise ValueError(f"mask must be [H,W] or [1,H,W] (1 = region allowed to change); got {list(mask.shape)}")
+    if tuple(m.shape) != (size, size):
+        m = F.interpolate(m[None, None], size=(size, size), mode="bilinear", align_corners=False)[0, 0]
+    m = m.clamp(0, 1)
+    # as in the official renderer, only a mask with both regions constrains anything: an all-ones mask
+    # allows every change, and an all-zeros one (e.g. LoadImage's mask of an image without alpha) would
+    # forbid the drag itself
+    inside = m > 0.5
+    return None if bool(inside.all()) or not bool(inside.any()) else m
+
+
+def drag(
+    scene_or_model,
+    handles,
+    targets=None,
+    *,
+    layout: Layout | None = None,       # with a BlobGAN model as first argument
+    noise: NoiseSpec = None,            # with a model; a Scene brings its own noise seed
+    mask: torch.Tensor | None = None,   # [H,W] in [0,1], 1 = allowed to change; resized to the render
+    steps: int = DEFAULT_STEPS,
+    lr: float = DEFAULT_LR,
+    r1: float | None = None,            # motion patch radius, px (None/0: 3 px at 128 px, scaled)
+    r2: float | None = None,            # tracking half-window, px (None/0: 6 px at 128 px, scaled)
+    lam: float = DEFAULT_LAMBDA,
+    fit: str = "auto",                  # closed-form step: auto, translate, similarity, affine, none
+    keep_area: bool = True,
+    optimize_features: bool = False,
+    feature_pull: float = DEFAULT_FEATURE_PULL,
+    layer: str | None = None,           # decoder layer for the features (None: default_layer)
+    tolerance: float | None = None,     # stop distance, px (None: 1 px at 128 px, scaled, >= 0.5)
+    every: int = 0,                     # keep a frame every k iterations (0: only before/after)
+    render: bool = True,                # render the final image
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> DragResult:
+    """Drag handle points to target points on a one-scene layout.
+
+    ``handles`` / ``targets``: points in image pixels of the render, as JSON text, [{"x","y"}] dicts,
+    [x, y] pairs or tensors [P,2] (see :func:`~blobgan_core.drag.points.parse_drag_points`).
+    ``progress(done, total)`` is called after each iteration; ``should_stop()`` returning True ends the
+    loop early with the current result (``interrupted=True``).
+    """
+    started = time.perf_counter()
+    model, layout, noise = _resolve_subject(scene_or_model, layout, noise)
+    res = model.resolution
+    device, dtype = model.device, model.dtype
+    hs, ts = parse_drag_points(handles, targets)
+    check_inside(hs, res, "handles")
+    check_inside(ts, res, "targets")
+    steps = _check_int("steps", steps, 0)
+    every = _check_int("every", every, 0)
+    for name, v in (("lr", lr), ("lam", lam), ("feature_pull", feature_pull)):
+        if not v >= 0:
+            raise ValueError(f"{name} must be >= 0, got {v}")
+    r1 = r1 or scaled_px(R1_AT_128, res, 1.0)
+    r2 = r2 or scaled_px(R2_AT_128, res, 2.0)
+    tolerance = tolerance or scaled_px(TOLERANCE_AT_128, res, 0.5)
+    layer = layer or default_layer(model.config)
+    if layer not in layer_names(model.config):
+        raise ValueError(f"layer must be one of {', '.join(layer_names(model.config))}; got {layer!r}")
+
+    layout = layout.to(device, dtype).detach()
+    noise_list = model.resolve_noise(noise)
+    handles0 = points_tensor(hs, device, dtype)
+    target_px = points_tensor(ts, device, dtype)
+    mask_img = _prepare_mask(mask, res, device, dtype)
+
+    def render_image(lay: Layout) -> torch.Tensor:
+        with torch.no_grad():
+            return model.generator(lay, noise=noise_list)
+
+    frames = [render_image(layout)] if every else []
+    with torch.no_grad():
+        fmap0 = decoder_features(model, layout, noise_list, layer)[0]
+    refs = reference_features(fmap0, handles0, res)
+    fixed = fixed_region(mask_img, fmap0.shape[-1]) if mask_img is not None and lam > 0 else None
+
+    cf = closed_form_step(layout, handles0 / res, target_px / res, fit=fit, keep_area=keep_area)
+    alphas = cf.ownership.alphas
+    involved = sorted({k for k in range(layout.n_blobs) if bool((alphas[:, k + 1] >= INVOLVE_MIN_ALPHA).any())}
+                      | {k for k in cf.ownership.blob if k is not None})
+    if every:
+        frames.append(render_image(cf.layout))
+
+    params = BlobParams(cf.layout, involved, optimize_features)
+    groups = [{"params": [params.centre], "lr": lr},
+              {"params": params.shape_params(), "lr": lr * SHAPE_LR_SCALE}]
+    if optimize_features:
+        groups.append({"params": [params.features], "lr": lr * FEATURE_LR_SCALE})
+    optimizer = torch.optim.Adam(groups)
+
+    current = cf.handles * res
+    history: list[dict] = []
+    converged = interrupted = False
+    taken = 0
+    while True:
+        lay = params.layout()
+        need_grad = taken < steps and bool(involved)
+        with torch.set_grad_enabled(need_grad):
+            fmap = decoder_features(model, lay, noise_list, layer)[0]
+        current = track_points(fmap.detach(), refs, current, r2, res)
+        dist = (current - target_px).norm(dim=-1)
+        record = {"step": taken, "distance": float(dist.mean()), "max_distance": float(dist.max()),
+                  "handles": current.tolist()}
+        history.append(record)
+        if bool((dist <= tolerance).all()):
+            converged = True
+            break
+        if not need_grad:
+            break
+        if should_stop is not None and should_stop():
+            interrupted = True
+            break
+        active = dist > tolerance
+        m_loss = motion_loss(fmap, current, target_px, active, r1, res)
+        loss = m_loss
+        record["motion"] = m_loss.item()
+        if fixed is not None:
+            k_loss = mask_loss(fmap, fmap0, fixed)
+            loss = loss + lam * k_loss
+            record["mask"] = k_loss.item()
+        if optimize_features and feature_pull > 0:
+            loss = loss + feature_pull * params.feature_pull()
+        record["loss"] = loss.item()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        params.project()
+        taken += 1
+        if every and taken % every == 0:
+            frames.append(render_image(params.layout().detach()))
+        if progress is not None:
+            progress(taken, steps)
+    if progress is not None and not interrupted:
+        progress(steps, steps)
+
+    final = params.layout().detach()
+    image = render_image(final) if render or every else None
+    if every:
+        frames.append(image)
+    return DragResult(
+        layout=final, handles=current.detach(), targets=target_px, image=image if render else None,
+        frames=torch.cat(frames) if frames else None, history=history, closed_form_layout=cf.layout,
+        owners=cf.ownership.blob, involved=involved, fits=cf.fits, steps=taken, converged=converged,
+        interrupted=interrupted, seconds=time.perf_counter() - started)
+
+
+def _resolve_subject(subject, layout, noise) -> tuple[BlobGAN, Layout, NoiseSpec]:
+    if isinstance(subject, BlobGAN):
+        if layout is None:
+            raise ValueError("drag(model, ...) needs layout=: the one-scene Layout to edit")
+        model = subject
+    elif hasattr(subject, "model") and hasattr(subject, "layout"):  # a blobgan_core.scene.Scene
+        if layout is not None:
+            raise ValueError("drag(scene, ...) takes the layout from the scene; do not pass layout=")
+        model, layout = subject.model, subject.layout
+        noise = subject.noise_seed if noise is None else noise
+    else:
+        raise TypeError(f"drag needs a Scene or a BlobGAN model (with layout=); got {type(subject).__name__}")
+    if layout.batch != 1:
+        raise ValueError(f"drag edits one scene at a time; this layout has a batch of {layout.batch} "
+                         "(use layout.select(i))")
+    return model, layout, noise
+
+
+def _check_int(name: str, v, minimum: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
+    return v
+
+
+__all__: Sequence[str] = ("DragResult", "drag")
