@@ -376,7 +376,7 @@ def malicious_payload(kind: str, marker: Path):
     import os
     import shutil
 
-    write_marker = f"open({str(marker)!r}, 'w').write('pwned')"
+    write_marker = f"__import__('pathlib').Path({str(marker)!r}).write_text('pwned')"
     shell = subprocess.list2cmdline(_python_command(marker))
     if kind == "os_system":
         return _Call(os.system, (shell,))

@@ -106,6 +106,17 @@ def test_tensors_are_copy_on_write_views_of_the_file(tmp_path):
     assert torch.equal(load_torch_file(path)["w"], torch.ones(1000))
 
 
+def test_python_mmap_fallback_maps_the_same_bytes(tmp_path):
+    from blobgan_core.checkpoint.safe_pickle import map_file_with_python_mmap
+
+    path = tmp_path / "raw.bin"
+    path.write_bytes(bytes(range(256)) * 4)
+    mapped = map_file_with_python_mmap(path)
+    assert mapped.dtype == torch.uint8 and bytes(mapped.numpy()) == path.read_bytes()
+    mapped[0] = 7  # copy-on-write: the file keeps its bytes
+    assert path.read_bytes()[0] == 0
+
+
 def test_keep_skips_tensors_and_reports_paths(tmp_path):
     path = tmp_path / "ckpt.pt"
     torch.save({"state_dict": {"a.w": torch.ones(2, 3), "b.w": torch.zeros(4, dtype=torch.float16)},

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import _compat_pickle
 import io
+import mmap
 import pickle
 import re
 import struct
@@ -489,6 +490,14 @@ class _StorageTable:
         return storage
 
 
+def map_file_with_python_mmap(path: Path) -> torch.Tensor:
+    """The file as a uint8 tensor over a copy-on-write ``mmap`` (pages are read when touched; writes
+    stay in memory). The tensor keeps the mapping alive."""
+    with open(path, "rb") as f:
+        mapping = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+    return torch.frombuffer(mapping, dtype=torch.uint8)
+
+
 class _MappedFile:
     """The whole file mapped copy-on-write, mapped on first use; pages are read only when touched."""
 
@@ -498,9 +507,12 @@ class _MappedFile:
 
     def bytes(self) -> torch.Tensor:
         if self._bytes is None:
-            size = self.path.stat().st_size
-            storage = torch.UntypedStorage.from_file(str(self.path), shared=False, nbytes=size)
-            self._bytes = torch.empty(0, dtype=torch.uint8).set_(storage)
+            try:
+                size = self.path.stat().st_size
+                storage = torch.UntypedStorage.from_file(str(self.path), shared=False, nbytes=size)
+                self._bytes = torch.empty(0, dtype=torch.uint8).set_(storage)
+            except (RuntimeError, OSError):  # a platform where torch cannot map privately
+                self._bytes = map_file_with_python_mmap(self.path)
         return self._bytes
 
     def typed(self, byte_offset: int, numel: int, dtype: torch.dtype) -> torch.Tensor:
