@@ -15,6 +15,7 @@ from checkpoint_factory import (
 
 from blobgan_core.checkpoint import (
     CheckpointFormatError,
+    UnsafeCheckpointError,
     expected_shapes,
     find_mean_latent,
     read_checkpoint,
@@ -268,3 +269,24 @@ def test_mean_latent_absent_or_wrong(tmp_path):
     torch.save({"a": 1, "b": 2}, tmp_path / "bedrooms_mean_latent.pt")
     with pytest.raises(CheckpointFormatError, match="found a dict"):
         find_mean_latent(path)
+
+
+def test_bare_official_state_dict_without_lightning_wrapper(tmp_path):
+    ours = random_state_dict(SMALL16)
+    path = tmp_path / "weights.pt"
+    torch.save(official_state_dict_from_ours(ours, SMALL16), path)
+    with pytest.warns(UserWarning):
+        config, sd, info = read_official_checkpoint(path)
+    assert config == SMALL16 and info["epoch"] is None
+    assert all(torch.equal(sd[k], v) for k, v in ours.items())
+
+
+def test_malicious_mean_latent_file_is_refused(tmp_path):
+    from checkpoint_factory import malicious_payload
+
+    path, _ = write_blobgan_checkpoint(tmp_path / "bedrooms.ckpt", SMALL)
+    marker = tmp_path / "pwned"
+    torch.save(malicious_payload("os_system", marker), tmp_path / "bedrooms_mean_latent.pt")
+    with pytest.raises(UnsafeCheckpointError, match="bedrooms_mean_latent.pt"):
+        read_checkpoint(path)
+    assert not marker.exists()
