@@ -68,6 +68,11 @@ class CheckpointFormatError(ValueError):
 
 
 class _PlaceholderMeta(type):
+    @property
+    def class_path(cls) -> str:
+        """``module.QualName`` of the class this placeholder stands for."""
+        return f"{cls.module}.{cls.qualname}" if cls.module else cls.qualname
+
     def __repr__(cls):
         if cls is Placeholder:
             return "<class Placeholder>"
@@ -124,14 +129,9 @@ class Placeholder(metaclass=_PlaceholderMeta):
     def __repr__(self):
         return f"<placeholder {type(self).class_path} instance>"
 
-    @classmethod
-    def _class_path(cls) -> str:
-        return f"{cls.module}.{cls.qualname}" if cls.module else cls.qualname
-
-
-# ``class_path`` readable on the class (for class objects used as dict keys) and on instances.
-Placeholder.class_path = property(lambda self: type(self)._class_path())
-_PlaceholderMeta.class_path = property(lambda cls: cls._class_path())
+    @property
+    def class_path(self) -> str:  # on the class itself, the metaclass property answers
+        return type(self).class_path
 
 _PLACEHOLDER_CLASSES: dict[tuple[str, str], type] = {}
 
