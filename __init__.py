@@ -25,6 +25,7 @@ if os.path.dirname(os.path.dirname(os.path.abspath(blobgan_core.__file__))) != _
 
 from .nodes import BlobMasks, EditBlob, LoadBlobGAN, RenderScene, SampleBlobs  # noqa: E402
 from .nodes.comfy import register_model_folder  # noqa: E402
+from .nodes.drag_nodes import DragPoints  # noqa: E402
 
 # node id -> class and display name. Ids are what saved workflows store: never rename one; ship a new id
 # and mark the old class DEPRECATED instead.
@@ -34,7 +35,7 @@ NODE_CONFIG = {
     "BlobGANEditBlob": {"class": EditBlob, "name": "Edit Blob"},
     "BlobGANRenderScene": {"class": RenderScene, "name": "Render Scene"},
     "BlobGANBlobMasks": {"class": BlobMasks, "name": "Blob Masks"},
-    # "BlobGANDragPoints": {"class": DragPoints, "name": "Drag Points"},  (nodes/drag.py, its own issue)
+    "BlobGANDragPoints": {"class": DragPoints, "name": "Drag Points"},
 }
 
 NODE_CLASS_MAPPINGS = {node_id: entry["class"] for node_id, entry in NODE_CONFIG.items()}
