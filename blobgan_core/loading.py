@@ -40,7 +40,10 @@ def resolve_dtype(dtype) -> torch.dtype:
 
 def model_from_state_dict(config: BlobGANConfig, state_dict: dict[str, torch.Tensor]) -> BlobGAN:
     """Build a BlobGAN and load weights, naming any missing, unexpected or misshapen key."""
-    model = BlobGAN(config)
+    # built on the meta device and given the file's tensors (assign=True): a checkpoint of any size is
+    # held in memory once, not twice
+    with torch.device("meta"):
+        model = BlobGAN(config)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     missing = sorted(set(expected) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(expected))
@@ -55,7 +58,7 @@ def model_from_state_dict(config: BlobGANConfig, state_dict: dict[str, torch.Ten
         if wrong:
             parts.append("wrong shapes " + "; ".join(wrong[:5]))
         raise ValueError("the weights do not fit the configuration " + config.to_json() + ": " + ", ".join(parts))
-    model.load_state_dict(state_dict, strict=True)
+    model.load_state_dict(state_dict, strict=True, assign=True)
     return model.eval().requires_grad_(False)
 
 
