@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int)
     g.add_argument("--device", help="auto | cpu | cuda | cuda:N (default auto)")
     g.add_argument("--threads", type=int, help="torch CPU threads (0 = torch default)")
+    g.add_argument("--data-workers", type=int, dest="data_workers",
+                   help="background threads preparing the next batches (default 1; 0 = none)")
 
     g = p.add_argument_group("model (BlobGANConfig)")
     g.add_argument("--resolution", type=int, help="output side, a power of two")
@@ -114,7 +116,12 @@ def plan_run(args: argparse.Namespace) -> tuple[BlobGANConfig, TrainOptions, dic
     if args.preset is not None and args.preset != saved_options.get("preset"):
         raise ValueError(f"--preset {args.preset}: the checkpoint was trained with preset "
                          f"{saved_options.get('preset')!r}; drop --preset when resuming")
-    config = BlobGANConfig(**{**state["config"], **{k: v for k, v in given.items() if k in MODEL_FIELDS}})
+    changed = {k: (state["config"][k], v) for k, v in given.items()
+               if k in MODEL_FIELDS and state["config"].get(k) != v}
+    if changed:
+        raise ValueError(f"cannot resume with a different model ({{field: (checkpoint, flag)}} = {changed}); "
+                         "drop those flags or choose a new --out")
+    config = BlobGANConfig(**state["config"])
     options = TrainOptions(**{**saved_options, **{k: v for k, v in given.items() if k in TRAIN_FIELDS}})
     check_options(options, config)
     return config, options, state

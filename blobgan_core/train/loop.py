@@ -31,7 +31,7 @@ from ..config import BlobGANConfig
 from ..generator import BlobGAN, seeded_normal
 from ..images import image_grid, save_png, to_uint8, unit_to_uint8
 from . import distributed
-from .batches import BatchStream
+from .batches import BatchStream, Prefetcher
 from .discriminator import Discriminator
 from .ema import update_ema
 from .jitter import jitter_layout
@@ -121,10 +121,16 @@ def open_dataset(spec: str, resolution: int, seed: int):
     """The dataset named by ``--data`` ("rooms" or a folder of images) at ``resolution``."""
     try:
         from ..data import make_dataset
-    except ImportError as e:
-        raise RuntimeError(f"cannot open --data {spec!r}: blobgan_core.data.make_dataset is unavailable "
-                           f"({e})") from e
-    return make_dataset(spec, resolution, seed)
+    except ImportError:
+        make_dataset = None
+    if make_dataset is not None:
+        return make_dataset(spec, resolution, seed)
+    # TODO(data): drop this branch once blobgan_core.data.make_dataset lands.
+    if spec == "rooms":
+        from ..data.rooms import RoomDataset
+        return RoomDataset(size=resolution, seed=seed)
+    raise ValueError(f"--data {spec!r}: image folders need blobgan_core.data.make_dataset, which is not "
+                     "available in this version; use --data rooms")
 
 
 # -- the trainer ------------------------------------------------------------------------------------
@@ -297,13 +303,35 @@ class Trainer:
         self.step = int(state["step"])
         rngs = state.get("rng") or []
         if state.get("world_size") == self.ctx.world_size and self.ctx.rank < len(rngs):
-            torch.set_rng_state(rngs[self.ctx.rank]["torch"])
+            # clone(): the safe loader returns views into one file mapping, and set_rng_state reads the
+            # storage from its start, ignoring a view's offset.
+            torch.set_rng_state(rngs[self.ctx.rank]["torch"].clone())
             if self.device.type == "cuda" and rngs[self.ctx.rank].get("cuda") is not None:
-                torch.cuda.set_rng_state(rngs[self.ctx.rank]["cuda"], self.device)
+                torch.cuda.set_rng_state(rngs[self.ctx.rank]["cuda"].clone(), self.device)
         else:
             torch.manual_seed(self.options.seed * 1_000_003 + 1 + self.ctx.rank + 7919 * self.step)
 
     # -- the loop -----------------------------------------------------------------------------------
+
+    def _one_step(self, prefetch: Prefetcher, reporter: ProgressReporter, stop: StopRequest) -> bool:
+        """Train one step, then log / sample / checkpoint as due. Returns True when asked to stop."""
+        o, main = self.options, self.ctx.is_main
+        real = prefetch.get(self.step).to(self.device, non_blocking=True)
+        metrics = self.train_step(real)
+        self.step += 1
+        for name, value in metrics.items():
+            reporter.window.add(name, value)
+        last = self.step == o.steps
+        if main and (self.step % o.log_every == 0 or last):
+            reporter.report(self.step)
+        stopped = distributed.any_rank(stop.requested, self.ctx)
+        t0 = time.perf_counter()
+        if main and ((o.sample_every and self.step % o.sample_every == 0) or last):
+            self.write_samples()
+        if (o.ckpt_every and self.step % o.ckpt_every == 0) or last or stopped:
+            self.save()
+        reporter.exclude(time.perf_counter() - t0)
+        return stopped
 
     def run(self) -> TrainResult:
         o, ctx = self.options, self.ctx
@@ -317,25 +345,15 @@ class Trainer:
             note(f"training BlobGAN {self.config.resolution}px, G {n_g / 1e6:.2f}M + D {n_d / 1e6:.2f}M params, "
                  f"batch {o.batch} x {ctx.world_size} process(es) on {self.device}, "
                  f"steps {self.step} -> {o.steps}, out {self.out}", self.stream)
-        with StopRequest(verbose=main) as stop:
-            while self.step < o.steps:
-                real = self.batches.batch(self.step).to(self.device, non_blocking=True)
-                metrics = self.train_step(real)
-                self.step += 1
-                for name, value in metrics.items():
-                    reporter.window.add(name, value)
-                last = self.step == o.steps
-                if main and (self.step % o.log_every == 0 or last):
-                    reporter.report(self.step)
-                stopped = distributed.any_rank(stop.requested, ctx)
-                t0 = time.perf_counter()
-                if main and ((o.sample_every and self.step % o.sample_every == 0) or last):
-                    self.write_samples()
-                if (o.ckpt_every and self.step % o.ckpt_every == 0) or last or stopped:
-                    self.save()
-                reporter.exclude(time.perf_counter() - t0)
-                if stopped:
-                    break
+        prefetch = Prefetcher(self.batches.batch, workers=o.data_workers)
+        try:
+            with StopRequest(verbose=main) as stop:
+                while self.step < o.steps:
+                    stopped = self._one_step(prefetch, reporter, stop)
+                    if stopped:
+                        break
+        finally:
+            prefetch.close()
         if main:
             state = "stopped" if stopped else "finished"
             note(f"{state} at step {self.step}; model: {os.path.join(self.out, MODEL_NAME)}", self.stream)

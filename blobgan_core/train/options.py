@@ -65,6 +65,7 @@ class TrainOptions:
     jitter_size: float = 0.5
     jitter_angle: float = 0.1
     flip: bool = True                 # random horizontal flips of real images (as officially)
+    data_workers: int = 1             # background threads rendering/reading the next batches (0 = none)
     # discriminator width: C(res) = min(d_channel_base // res, d_max_channels)
     d_channel_base: int = 4096
     d_max_channels: int = 64
@@ -144,6 +145,7 @@ def check_options(options: TrainOptions, config: BlobGANConfig) -> None:
     need(o.n_samples >= 1, f"--n-samples must be >= 1, got {o.n_samples}")
     need(o.mean_latent_samples >= 1, f"--mean-latent-samples must be >= 1, got {o.mean_latent_samples}")
     need(o.threads >= 0, f"--threads must be >= 0, got {o.threads}")
+    need(o.data_workers >= 0, f"--data-workers must be >= 0, got {o.data_workers}")
     need(o.device == "auto" or o.device == "cpu" or o.device.split(":")[0] == "cuda",
          f"--device must be auto, cpu, cuda or cuda:N, got {o.device!r}")
     need(o.preset in PRESETS, f"preset must be one of {sorted(PRESETS)}, got {o.preset!r}")

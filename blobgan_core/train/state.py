@@ -1,9 +1,9 @@
 """Training checkpoints (OUT/last.pt) and the exported model (OUT/model.safetensors).
 
 last.pt holds only plain containers and tensors (G, G_ema, D, both optimizers, step, RNG states),
-so it loads with a loader that never runs pickled code: the project's safe unpickler when present,
-else ``torch.load(weights_only=True)``. Every file is written to a temporary name and moved into
-place with ``os.replace``, so a crash mid-write never leaves a truncated checkpoint.
+so it loads with the project's restricted unpickler, which never runs code stored in a file. Every
+file is written to a temporary name and moved into place with ``os.replace``, so a crash mid-write
+never leaves a truncated checkpoint.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import os
 
 import torch
 
+from ..checkpoint.native import save_native
+from ..checkpoint.safe_pickle import load_torch_file
 from ..config import BlobGANConfig
 
 STATE_FORMAT = "blobgan-train-state"
@@ -36,21 +38,13 @@ def save_train_state(path: str, state: dict) -> None:
     atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
-def _safe_torch_load(path: str):
-    try:
-        from ..checkpoint.safe_pickle import load_torch_file
-    except ImportError:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    return load_torch_file(path)
-
-
 def load_train_state(path: str) -> dict:
     """Read OUT/last.pt without executing pickled code; check its format tag.
 
     Keys: step (int), config (dict), options (dict), G / G_ema / D (state dicts), opt_G / opt_D
     (optimizer state dicts), rng (list of per-rank dicts), sample_z ([n_samples, noise_dim]).
     """
-    state = _safe_torch_load(path)
+    state = load_torch_file(path)
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         raise ValueError(f"{path} is not a BlobGAN training checkpoint (expected format {STATE_FORMAT!r})")
     if state.get("version") != STATE_VERSION:
@@ -61,25 +55,12 @@ def load_train_state(path: str) -> dict:
 
 def save_model(path: str, config: BlobGANConfig, state_dict: dict, mean_latent: torch.Tensor,
                extra_meta: dict[str, str]) -> None:
-    """Export generator weights in the pack's .safetensors format, atomically.
+    """Export generator weights in the pack's .safetensors format (written atomically by save_native).
 
     state_dict: ``layout_net.*`` / ``generator.*`` tensors; mean_latent: [mlp_width].
     """
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
-    mean_latent = mean_latent.detach().to("cpu", torch.float32).contiguous()
-    try:
-        from ..checkpoint.native import save_native
-    except ImportError:
-        save_native = None
-    if save_native is not None:
-        atomic_write(path, lambda tmp: save_native(tmp, config, tensors, mean_latent, extra_meta))
-        return
-    # TODO(checkpoint.native): remove this fallback once blobgan_core.checkpoint.native lands.
-    from safetensors.torch import save_file
-
-    meta = {"format": "blobgan-comfyui", "format_version": "1", "config": config.to_json(),
-            **{k: str(v) for k, v in extra_meta.items()}}
-    atomic_write(path, lambda tmp: save_file({**tensors, "mean_latent": mean_latent}, tmp, metadata=meta))
+    tensors = {k: v.detach().to("cpu") for k, v in state_dict.items()}
+    save_native(path, config, tensors, mean_latent.detach().to("cpu", torch.float32), extra_meta)
 
 
 def write_json(path: str, obj) -> None:
