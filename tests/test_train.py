@@ -10,8 +10,8 @@ import signal
 import pytest
 import torch
 
+from blobgan_core import load_model
 from blobgan_core.checkpoint.native import load_native
-from blobgan_core.generator import BlobGAN
 from blobgan_core.layout import Layout, cov_axes
 from blobgan_core.train import Discriminator, jitter_layout, resolve, train, train_cli
 from blobgan_core.train.batches import BatchStream, Prefetcher
@@ -240,9 +240,8 @@ def test_training_resumes_exactly_and_exports_a_loadable_model(tmp_path, capsys)
     assert cfg == config and meta["trained_steps"] == "4"
     assert all(torch.equal(sd[k], ema[k]) for k in sd)
     assert mean_latent.shape == (config.mlp_width,)
-    model = BlobGAN(cfg)
-    model.load_state_dict(sd)
-    model.set_mean_latent(mean_latent)
+    model = load_model(tmp_path / "straight" / "model.safetensors", device="cpu")
+    assert torch.equal(model.mean_latent, mean_latent)
     with torch.no_grad():
         img = model.render(model.sample_layout(seed=0, truncation=0.5))
     assert img.shape == (1, 3, 32, 32) and torch.isfinite(img).all()

@@ -53,7 +53,7 @@ def setup(device_request: str) -> DistContext:
     if world > 1 and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)
-            dist.init_process_group("nccl", device_id=device)
+            dist.init_process_group("nccl")
         else:
             dist.init_process_group("gloo")
     return DistContext(rank=rank, world_size=world, local_rank=local_rank, device=device)

@@ -18,6 +18,7 @@ the closure, one step behind); sample grids render without jitter and with fixed
 from __future__ import annotations
 
 import copy
+import inspect
 import os
 import signal
 import threading
@@ -82,6 +83,18 @@ def build_optimizers(model: nn.Module, disc: nn.Module, options: TrainOptions):
 
     d_ratio = options.d_reg_every / (options.d_reg_every + 1)
     return adam(model.parameters(), 1.0), adam(disc.parameters(), d_ratio)
+
+
+def wrap_ddp(module: nn.Module, device: torch.device) -> nn.Module:
+    """DistributedDataParallel without per-forward buffer syncing (the networks keep no running stats)."""
+    ddp = torch.nn.parallel.DistributedDataParallel
+    kwargs = {"device_ids": [device.index] if device.type == "cuda" else None}
+    # torch >= 2.12 renames broadcast_buffers; older versions (as ComfyUI installs may have) lack the new name.
+    if "forward_sync_buffers" in inspect.signature(ddp.__init__).parameters:
+        kwargs["forward_sync_buffers"] = False
+    else:
+        kwargs["broadcast_buffers"] = False
+    return ddp(module, **kwargs)
 
 
 # -- stopping on signals ----------------------------------------------------------------------------
@@ -161,10 +174,7 @@ class Trainer:
         self.g_step = GeneratorStep(self.model, options.jitter_values)
         self.g_train, self.d_train = self.g_step, self.disc
         if ctx.distributed:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            ddp = torch.nn.parallel.DistributedDataParallel
-            self.g_train = ddp(self.g_step, device_ids=ids, broadcast_buffers=False)
-            self.d_train = ddp(self.disc, device_ids=ids, broadcast_buffers=False)
+            self.g_train, self.d_train = wrap_ddp(self.g_step, self.device), wrap_ddp(self.disc, self.device)
         self.batches = BatchStream(dataset, options.batch, options.seed, ctx.rank, ctx.world_size,
                                    flip=options.flip, resolution=config.resolution)
         self.sample_z = seeded_normal((options.n_samples, config.noise_dim), options.seed)
