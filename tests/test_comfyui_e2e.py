@@ -1,0 +1,226 @@
+"""End to end against a real ComfyUI server: the pack imports, its nodes are in /object_info, and the API
+form of every example workflow runs with its images in /history and /view.
+
+Which server: $BLOBGAN_COMFYUI_URL if set; else the one ``shared/tools/comfyui-env.sh start`` left running
+(its pid and port files); else, when the environment exists (``comfyui-env.sh setup`` was run), this test
+starts one on port 18188 and stops it afterwards. Without any of these the tests are skipped.
+
+The server must see a models/blobgan folder we can write to ($BLOBGAN_COMFYUI_MODELS, else the env's
+ComfyUI/models/blobgan): a tiny test model is put there, and the examples run on it in place of the
+embedded default while that file is absent. Workflows that need a diffusion checkpoint run only when
+the server lists the checkpoint they name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from pack_fixtures import EXAMPLES, ROOT, TINY_NAME, write_tiny_checkpoint
+from PIL import Image
+
+from blobgan_core.loading import DEFAULT_MODEL_PATH
+from blobgan_core.runner import ui_to_prompt, widget_names
+
+ENV_HOME = Path(os.environ.get("BLOBGAN_COMFY_HOME", Path.home() / ".cache" / "blobgan-comfyui"))
+ENV_SCRIPT = Path(os.environ.get("BLOBGAN_COMFYUI_ENV_SH", ROOT.parent / "shared" / "tools" / "comfyui-env.sh"))
+OWN_PORT = 18188
+DEFAULT_CHOICE = "default (embedded)"
+RUN_TIMEOUT = 300
+
+
+def _get(url: str, timeout: float = 30):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read()
+
+
+def _alive(url: str) -> bool:
+    try:
+        _get(url + "/system_stats", timeout=3)
+        return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _running_env_server() -> str | None:
+    pid_file, port_file = ENV_HOME / "server.pid", ENV_HOME / "server.port"
+    if not (pid_file.is_file() and port_file.is_file()):
+        return None
+    try:
+        os.kill(int(pid_file.read_text()), 0)
+    except (OSError, ValueError):
+        return None
+    url = f"http://127.0.0.1:{port_file.read_text().strip()}"
+    return url if _alive(url) else None
+
+
+@pytest.fixture(scope="module")
+def server():
+    """(base URL, models/blobgan folder, log file or None) of a ComfyUI with this pack loaded."""
+    url = os.environ.get("BLOBGAN_COMFYUI_URL", "").rstrip("/") or None
+    started, log = False, None
+    if url is None:
+        url = _running_env_server()
+        log = ENV_HOME / "comfyui.log" if url else None
+    if url is None:
+        if not (ENV_HOME / "ComfyUI" / "main.py").is_file() or not ENV_SCRIPT.is_file():
+            pytest.skip(f"no ComfyUI: set BLOBGAN_COMFYUI_URL to a running server, or set one up with "
+                        f"`{ENV_SCRIPT} setup <ComfyUI source>` (looked in {ENV_HOME})")
+        done = subprocess.run(["bash", str(ENV_SCRIPT), "start", str(OWN_PORT)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=200)
+        if done.returncode != 0:
+            pytest.fail(f"comfyui-env.sh start failed: {done.stdout}{done.stderr}")
+        url, started, log = f"http://127.0.0.1:{OWN_PORT}", True, ENV_HOME / "comfyui.log"
+    elif not _alive(url):
+        pytest.skip(f"no ComfyUI answers at {url}")
+    models = Path(os.environ.get("BLOBGAN_COMFYUI_MODELS", ENV_HOME / "ComfyUI" / "models" / "blobgan"))
+    models.mkdir(parents=True, exist_ok=True)
+    write_tiny_checkpoint(models / TINY_NAME)
+    try:
+        yield url, models, log
+    finally:
+        (models / TINY_NAME).unlink(missing_ok=True)
+        if started:
+            subprocess.run(["bash", str(ENV_SCRIPT), "stop"], cwd=ROOT, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def object_info(server):
+    return json.loads(_get(server[0] + "/object_info"))
+
+
+def post_prompt(url: str, prompt: dict) -> tuple[int, dict]:
+    body = json.dumps({"prompt": prompt, "client_id": str(uuid.uuid4())}).encode()
+    request = urllib.request.Request(url + "/prompt", data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def wait_for_history(url: str, prompt_id: str) -> dict:
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline:
+        history = json.loads(_get(f"{url}/history/{prompt_id}"))
+        if prompt_id in history and history[prompt_id].get("status", {}).get("completed") is not None:
+            entry = history[prompt_id]
+            if entry["status"].get("status_str") in ("success", "error"):
+                return entry
+        time.sleep(0.5)
+    raise AssertionError(f"prompt {prompt_id} did not finish in {RUN_TIMEOUT} s")
+
+
+def api_form(workflow: dict, object_info: dict) -> dict:
+    """The API prompt of a UI workflow, with widget names from the server's /object_info (as the
+    frontend builds it), so core nodes convert too."""
+    classes = {}
+    for name, info in object_info.items():
+        spec = {section: {n: tuple(v) for n, v in info["input"].get(section, {}).items()}
+                for section in ("required", "optional")}
+        classes[name] = type(name, (), {"INPUT_TYPES": classmethod(lambda cls, s=spec: s)})
+    missing = sorted({n["type"] for n in workflow["nodes"]} - set(classes) - {"Note", "MarkdownNote", "Reroute"})
+    assert not missing, f"node types unknown to this ComfyUI: {missing}"
+    return ui_to_prompt(workflow, classes)
+
+
+def fetch_image(url: str, entry: dict) -> Image.Image:
+    query = urllib.parse.urlencode({k: entry[k] for k in ("filename", "subfolder", "type")})
+    return Image.open(BytesIO(_get(f"{url}/view?{query}")))
+
+
+# -- tests -------------------------------------------------------------------------------------------
+
+def test_pack_imports_and_registers_its_nodes(server, object_info):
+    ours = {k: v for k, v in object_info.items() if k.startswith("BlobGAN")}
+    assert {"BlobGANLoader", "BlobGANSampleBlobs", "BlobGANEditBlob", "BlobGANRenderScene",
+            "BlobGANBlobMasks"} <= set(ours)
+    for info in ours.values():
+        assert info["category"] == "BlobGAN" and info["description"]
+        assert len(info.get("output_tooltips", [])) == len(info["output"])
+    loader_choices = object_info["BlobGANLoader"]["input"]["required"]["model_name"][0]
+    assert loader_choices[0] == DEFAULT_CHOICE and TINY_NAME in loader_choices
+    log = server[2]
+    if log is not None and log.is_file():  # a server of comfyui-env.sh: its import log is ours to read
+        failures = [line for line in log.read_text(errors="replace").splitlines()
+                    if ("IMPORT FAILED" in line or "Cannot import" in line) and f"custom_nodes/{ROOT.name}" in line]
+        assert not failures, failures
+
+
+def test_widget_order_agrees_with_the_server(object_info):
+    """Our runner's widget order (used for the UI format) is the one the server declares."""
+    from pack_fixtures import pack
+
+    for node_id, cls in pack().NODE_CLASS_MAPPINGS.items():
+        if node_id not in object_info:  # a node added to the checkout after this server started
+            continue
+        served = object_info[node_id]["input_order"]
+        order = served.get("required", []) + served.get("optional", [])
+        ours = [n for n in widget_names(cls) if n is not None]
+        assert ours == [n for n in order if n in ours], node_id
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.json")))
+def test_example_workflow_runs(server, object_info, name):
+    url = server[0]
+    workflow = json.loads((EXAMPLES / name).read_text())
+    prompt = api_form(workflow, object_info)
+    for node in prompt.values():
+        if node["class_type"] == "BlobGANLoader" and not DEFAULT_MODEL_PATH.is_file():
+            node["inputs"]["model_name"] = TINY_NAME  # the embedded default is not there yet
+        if node["class_type"] == "CheckpointLoaderSimple":
+            wanted = node["inputs"]["ckpt_name"]
+            if wanted not in object_info["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"][0]:
+                pytest.skip(f"{name} needs the diffusion checkpoint {wanted!r} in models/checkpoints")
+    status, answer = post_prompt(url, prompt)
+    assert status == 200 and answer.get("node_errors") == {}, answer
+    entry = wait_for_history(url, answer["prompt_id"])
+    assert entry["status"]["status_str"] == "success", entry["status"]["messages"][-1:]
+    outputs = entry["outputs"]
+    render_ids = [k for k, v in prompt.items() if v["class_type"] == "BlobGANRenderScene"]
+    save_ids = [k for k, v in prompt.items() if v["class_type"] == "SaveImage"]
+    assert render_ids and set(render_ids + save_ids) <= set(outputs)
+    for node_id in render_ids:
+        images = outputs[node_id]["images"]
+        assert len(images) == 2 and all(i["type"] == "temp" for i in images)  # render + blob map
+        for i in images:
+            picture = fetch_image(url, i)
+            assert picture.size[0] == picture.size[1] >= 32
+    for node_id in save_ids:
+        assert [i["type"] for i in outputs[node_id]["images"]] == ["output"]
+        assert fetch_image(url, outputs[node_id]["images"][0]).size[0] >= 32
+
+
+def test_a_bad_edit_list_fails_with_the_node_and_input_named(server, object_info):
+    url = server[0]
+    prompt = api_form(json.loads((EXAMPLES / "blobgan_edit.json").read_text()), object_info)
+    for node in prompt.values():
+        if node["class_type"] == "BlobGANLoader":
+            node["inputs"]["model_name"] = TINY_NAME
+        if node["class_type"] == "BlobGANEditBlob":
+            node["inputs"]["edits"] = '[{"op": "move", "blob": 77, "dx": 0.1, "dy": 0}]'
+    status, answer = post_prompt(url, prompt)
+    assert status == 200, answer
+    entry = wait_for_history(url, answer["prompt_id"])
+    assert entry["status"]["status_str"] == "error"
+    error = dict(entry["status"]["messages"])["execution_error"]
+    assert error["node_type"] == "BlobGANEditBlob"
+    assert error["exception_message"].startswith("Edit Blob (edits): edit #0 (move): no blob with id 77")
+
+
+def test_validation_rejects_a_model_that_is_not_listed(server, object_info):
+    url = server[0]
+    prompt = api_form(json.loads((EXAMPLES / "blobgan_generate.json").read_text()), object_info)
+    loader = next(k for k, v in prompt.items() if v["class_type"] == "BlobGANLoader")
+    prompt[loader]["inputs"]["model_name"] = "not_there.safetensors"
+    status, answer = post_prompt(url, prompt)
+    assert status == 400 and loader in answer["node_errors"]
