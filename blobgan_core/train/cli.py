@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--mean-latent-samples", type=int, dest="mean_latent_samples",
                    help="z samples averaged for the exported mean latent (10000)")
     del a
+    for action in p._actions:   # short placeholders keep --help readable
+        if action.metavar is None and action.type in (int, float):
+            action.metavar = "N" if action.type is int else "X"
     return p
 
 
