@@ -148,6 +148,17 @@ def open_dataset(spec: str, resolution: int, seed: int):
 
 # -- the trainer ------------------------------------------------------------------------------------
 
+def _cloned(obj):
+    """``obj`` with every tensor in its dicts and lists cloned."""
+    if isinstance(obj, torch.Tensor):
+        return obj.clone()
+    if isinstance(obj, dict):
+        return {k: _cloned(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cloned(v) for v in obj)
+    return obj
+
+
 @dataclass
 class TrainResult:
     step: int                 # completed steps
@@ -304,8 +315,9 @@ class Trainer:
         self.model.load_state_dict(state["G"])
         self.model_ema.load_state_dict(state["G_ema"])
         self.disc.load_state_dict(state["D"])
-        self.opt_g.load_state_dict(state["opt_G"])
-        self.opt_d.load_state_dict(state["opt_D"])
+        # Own copies: the loader's tensors are views of the mapped file, which the next save replaces.
+        self.opt_g.load_state_dict(_cloned(state["opt_G"]))
+        self.opt_d.load_state_dict(_cloned(state["opt_D"]))
         # Options may change on resume (e.g. a larger --steps or a new --lr): apply the new lr/betas.
         for opt, fresh in zip((self.opt_g, self.opt_d), build_optimizers(self.model, self.disc, self.options)):
             for group, new in zip(opt.param_groups, fresh.param_groups):
