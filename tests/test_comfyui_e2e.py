@@ -13,8 +13,11 @@ the server lists the checkpoint they name.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import json
 import os
+import socket
 import subprocess
 import time
 import urllib.error
@@ -25,7 +28,7 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
-from pack_fixtures import EXAMPLES, ROOT, TINY_NAME, write_tiny_checkpoint
+from pack_fixtures import EXAMPLES, ROOT, TINY10, TINY_NAME, write_tiny_checkpoint
 from PIL import Image
 
 from blobgan_core.loading import DEFAULT_MODEL_PATH
@@ -36,6 +39,7 @@ ENV_SCRIPT = Path(os.environ.get("BLOBGAN_COMFYUI_ENV_SH", ROOT.parent / "shared
 OWN_PORT = 18188
 DEFAULT_CHOICE = "default (embedded)"
 RUN_TIMEOUT = 300
+SLOW_NAME = "blobgan_test_128px.safetensors"  # renders slowly enough (~60 ms a scene) to press Cancel mid-way
 
 
 def _get(url: str, timeout: float = 30):
@@ -85,10 +89,12 @@ def server():
     models = Path(os.environ.get("BLOBGAN_COMFYUI_MODELS", ENV_HOME / "ComfyUI" / "models" / "blobgan"))
     models.mkdir(parents=True, exist_ok=True)
     write_tiny_checkpoint(models / TINY_NAME)
+    write_tiny_checkpoint(models / SLOW_NAME, dataclasses.replace(TINY10, resolution=128))
     try:
         yield url, models, log
     finally:
         (models / TINY_NAME).unlink(missing_ok=True)
+        (models / SLOW_NAME).unlink(missing_ok=True)
         if started:
             subprocess.run(["bash", str(ENV_SCRIPT), "stop"], cwd=ROOT, capture_output=True, timeout=60)
 
@@ -136,6 +142,46 @@ def api_form(workflow: dict, object_info: dict) -> dict:
 def fetch_image(url: str, entry: dict) -> Image.Image:
     query = urllib.parse.urlencode({k: entry[k] for k in ("filename", "subfolder", "type")})
     return Image.open(BytesIO(_get(f"{url}/view?{query}")))
+
+
+class EventSocket:
+    """The smallest websocket client that reads ComfyUI's /ws messages (text frames as JSON; binary
+    preview frames skipped), so this test needs nothing beyond the standard library."""
+
+    def __init__(self, url: str, client_id: str):
+        host, port = urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port or 80
+        self.sock = socket.create_connection((host, port), timeout=RUN_TIMEOUT)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET /ws?clientId={client_id} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                           ).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self.sock.recv(1)
+        assert b" 101 " in head.split(b"\r\n")[0], head
+
+    def _exact(self, n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            assert chunk, "ComfyUI closed the websocket"
+            data += chunk
+        return data
+
+    def next_event(self) -> dict:
+        while True:
+            b0, b1 = self._exact(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = int.from_bytes(self._exact(2), "big")
+            elif n == 127:
+                n = int.from_bytes(self._exact(8), "big")
+            payload = self._exact(n)
+            if b0 & 0x0F == 0x1:  # text frame; binary previews and pings are skipped
+                return json.loads(payload)
+
+    def close(self):
+        self.sock.close()
 
 
 # -- tests -------------------------------------------------------------------------------------------
@@ -224,3 +270,64 @@ def test_validation_rejects_a_model_that_is_not_listed(server, object_info):
     prompt[loader]["inputs"]["model_name"] = "not_there.safetensors"
     status, answer = post_prompt(url, prompt)
     assert status == 400 and loader in answer["node_errors"]
+
+
+def test_render_reports_progress_and_honours_cancel(server):
+    """Render Scene steps a ComfyUI progress bar per chunk of scenes; Cancel (POST /interrupt) stops it."""
+    url = server[0]
+
+    def prompt(batch):
+        return {"1": {"class_type": "BlobGANLoader", "inputs": {"model_name": SLOW_NAME, "device": "auto",
+                                                               "dtype": "auto"}},
+                "2": {"class_type": "BlobGANSampleBlobs", "inputs": {"model": ["1", 0], "seed": 5, "truncation": 0.4,
+                                                                    "batch_size": batch}},
+                "3": {"class_type": "BlobGANRenderScene", "inputs": {"scene": ["2", 0], "labels": False}}}
+
+    client_id = str(uuid.uuid4())
+    events = EventSocket(url, client_id)
+    try:
+        def run(batch, cancel_at=None):
+            body = json.dumps({"prompt": prompt(batch), "client_id": client_id}).encode()
+            request = urllib.request.Request(url + "/prompt", data=body, headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=30) as r:
+                prompt_id = json.loads(r.read())["prompt_id"]
+            progress = []
+            while True:
+                e = events.next_event()
+                data = e.get("data", {})
+                if data.get("prompt_id") not in (None, prompt_id):
+                    continue
+                if e["type"] == "progress" and data.get("node") == "3":
+                    progress.append((data["value"], data["max"]))
+                    if cancel_at is not None and data["value"] == cancel_at:
+                        urllib.request.urlopen(urllib.request.Request(url + "/interrupt", data=b"{}"), timeout=30)
+                if e["type"] in ("execution_success", "execution_interrupted", "execution_error"):
+                    return e, progress
+
+        done, progress = run(8)  # 2 chunks of 4 scenes + the blob map
+        assert done["type"] == "execution_success" and progress == [(1, 3), (2, 3), (3, 3)]
+        stopped, progress = run(64, cancel_at=1)  # 16 chunks + the blob map
+        assert stopped["type"] == "execution_interrupted", stopped
+        assert stopped["data"]["node_type"] == "BlobGANRenderScene"
+        assert progress[0] == (1, 17) and len(progress) < 17
+    finally:
+        events.close()
+
+
+def test_the_model_survives_comfyui_unloading_it(server, object_info):
+    """POST /free unloads every model ComfyUI manages (ours included); the next run loads it again."""
+    url = server[0]
+    prompt = api_form(json.loads((EXAMPLES / "blobgan_generate.json").read_text()), object_info)
+    for node in prompt.values():
+        if node["class_type"] == "BlobGANLoader":
+            node["inputs"]["model_name"] = TINY_NAME
+    for seed in (1, 2):
+        for node in prompt.values():
+            if node["class_type"] == "BlobGANSampleBlobs":
+                node["inputs"]["seed"] = seed
+        status, answer = post_prompt(url, prompt)
+        assert status == 200, answer
+        assert wait_for_history(url, answer["prompt_id"])["status"]["status_str"] == "success"
+        free = urllib.request.Request(url + "/free", data=json.dumps({"unload_models": True}).encode(),
+                                      headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(free, timeout=30)
