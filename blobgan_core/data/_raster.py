@@ -74,13 +74,15 @@ def _windows(bx0, bx1, by0, by1, seen, margin, size):
 
 
 class Painter:
-    """Paints primitives back to front into ``image`` [N,3,H,W] (floats in [0,1]) and ``owner`` [N,H,W].
+    """Paints primitives back to front into ``image`` [N,3,H,W] (floats in [0,1]) and, if
+    ``track_owner``, ``owner`` [N,H,W].
 
     Each primitive only touches the window of pixels that holds it in some image of the batch.
     """
 
-    def __init__(self, vx: np.ndarray, vy: np.ndarray, size: int):
+    def __init__(self, vx: np.ndarray, vy: np.ndarray, size: int, track_owner: bool = True):
         n = len(vx)
+        self.track_owner = track_owner
         centres = torch.arange(size, dtype=torch.float32) + 0.5
         self.n, self.size = n, size
         self.px = centres.view(1, 1, size)          # [1,1,W] pixel-centre columns
@@ -197,6 +199,8 @@ class Painter:
 
     def _claim(self, cov, tmp, owner, window, unowned: bool):
         """Pixels of ``window`` covered by at least a half take this primitive's owner id."""
+        if not self.track_owner:
+            return
         r0, r1, c0, c1 = window
         torch.ge(cov, 0.5, out=tmp)
         if unowned:                          # some images must not write (owner < 0)
