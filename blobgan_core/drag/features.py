@@ -90,13 +90,19 @@ def sample_grid(fmap: torch.Tensor, xs_px: torch.Tensor, ys_px: torch.Tensor, im
 
     Returns [C,ny,nx]. Gradients flow to ``fmap``.
     """
-    wy = tent_weights(ys_px.to(fmap), image_size, fmap.shape[-2])  # [ny,h]
-    wx = tent_weights(xs_px.to(fmap), image_size, fmap.shape[-1])  # [nx,w]
-    return torch.matmul(torch.matmul(wy, fmap), wx.t())
+    c, h, w = fmap.shape
+    wy = tent_weights(ys_px.to(fmap), image_size, h)               # [ny,h]
+    wx = tent_weights(xs_px.to(fmap), image_size, w)               # [nx,w]
+    # two plain GEMMs (a broadcast batched matmul over C is far slower on the CPU)
+    rows = wy @ fmap.transpose(0, 1).reshape(h, c * w)              # [ny,C*w]
+    out = rows.view(-1, w) @ wx.t()                                 # [ny*C,nx]
+    return out.view(len(ys_px), c, len(xs_px)).transpose(0, 1)
 
 
 def sample_points(fmap: torch.Tensor, points_px: torch.Tensor, image_size: int) -> torch.Tensor:
     """Bilinear samples of a feature map [C,h,w] at points [P,2] (x, y in image pixels) -> [P,C]."""
-    wy = tent_weights(points_px[:, 1].to(fmap), image_size, fmap.shape[-2])  # [P,h]
-    wx = tent_weights(points_px[:, 0].to(fmap), image_size, fmap.shape[-1])  # [P,w]
-    return torch.einsum("ph,chw,pw->pc", wy, fmap, wx)
+    c, h, w = fmap.shape
+    wy = tent_weights(points_px[:, 1].to(fmap), image_size, h)     # [P,h]
+    wx = tent_weights(points_px[:, 0].to(fmap), image_size, w)     # [P,w]
+    weights = (wy[:, :, None] * wx[:, None, :]).reshape(-1, h * w)  # [P,h*w]
+    return weights @ fmap.reshape(c, h * w).t()

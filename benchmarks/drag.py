@@ -1,0 +1,352 @@
+"""Drag benchmark: accuracy, locality and speed of Drag Points on a fixed suite of drag tasks.
+
+    python benchmarks/drag.py                        # the default model (random fallback, labelled)
+    python benchmarks/drag.py --model PATH           # any .safetensors / .ckpt
+    python benchmarks/drag.py --preset official256 --device cuda   # random 256 px bedroom config, timing
+    python benchmarks/drag.py --choose-layer         # tracking accuracy per decoder layer (layer choice)
+
+The task suite (fixed seeds, so every run sees the same tasks):
+
+* Scenes are model samples (seeds 0..n-1, truncation 0.4). In each, the two blobs with the largest
+  visible area (composited alpha, at least 2 % of the image) are the objects to drag.
+* "move" tasks: one handle at the blob's visible core (the pixel where its composited alpha is
+  highest) dragged by an offset. "pair" tasks: two handles on the blob (20 % and 80 % along its major
+  axis) dragged by a similarity (rotation 10-20 degrees, scale 0.9-1.15, a shift).
+* Offset sizes come from the procedural rooms (blobgan_core.data): the drag is a quarter of the width
+  of the widest object of procedural room i (its known bbox), clamped to 3..16 px at 128 px, in a
+  seeded random direction, so drags are object-sized. The procedural object *positions* cannot give
+  ground-truth handle positions here: model samples are not procedural renders and there is no
+  inverter, so "where the object is" is known only through the model's own blobs.
+* Ground truth: the paired edit, i.e. the same blob moved by the same transform with the edit
+  functions (what a perfect blob-level drag produces). "GT gap" is the mean |edited - paired| in
+  8-bit levels; "no edit" rows give the gap of the unedited image for scale.
+* The mask given to the drag (and used for "outside change") is the blob's footprint (alpha > 0.1)
+  before and after the paired edit, dilated by r2.
+
+Metrics: MD = mean distance between the tracked final handles and their targets (DragGAN's MD with
+our tracker as the detector), in pixels and scaled to 128 px; the share of edits that converged;
+the mean |edited - original| outside the mask (8-bit levels); seconds per edit; iterations per
+second (optimizer steps / wall time of the edits that took steps). Variants: the closed-form step
+alone (steps=0), the full method, and the loop without the closed-form step (fit=none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from blobgan_core import BlobGANConfig, load_model  # noqa: E402
+from blobgan_core.drag import drag  # noqa: E402
+from blobgan_core.drag.closed_form import transform_blob  # noqa: E402
+from blobgan_core.drag.features import decoder_features, layer_names, layer_resolution  # noqa: E402
+from blobgan_core.drag.loop import R2_AT_128, scaled_px  # noqa: E402
+from blobgan_core.drag.tracking import reference_features, track_points  # noqa: E402
+from blobgan_core.edits import move_blob  # noqa: E402
+from blobgan_core.generator import BlobGAN  # noqa: E402
+from blobgan_core.layout import cov_axes  # noqa: E402
+from blobgan_core.splat import layout_alphas  # noqa: E402
+
+MIN_AREA = 0.02
+TRUNCATION = 0.4
+
+
+# -- the model ---------------------------------------------------------------------------------------
+
+def get_model(args) -> tuple[BlobGAN, str]:
+    device = torch.device(args.device)
+    if args.preset:
+        return random_model(args.preset, device), f"RANDOM UNTRAINED weights, preset {args.preset!r}"
+    try:
+        model = load_model(args.model, device=device)
+        return model, f"{'default model' if args.model is None else args.model} ({model.source_path})"
+    except FileNotFoundError as e:
+        if args.model is not None:
+            raise
+        print(f"!! {e}\n!! FALLING BACK to a RANDOM UNTRAINED model (preset cpu64): the accuracy numbers "
+              "below say nothing about the trained model; the timings are indicative only.")
+        return random_model("cpu64", device), "RANDOM UNTRAINED weights, preset 'cpu64' (default model missing)"
+
+
+def random_model(preset: str, device) -> BlobGAN:
+    from blobgan_core.train.options import PRESETS
+
+    if preset not in PRESETS:
+        raise SystemExit(f"--preset must be one of {sorted(PRESETS)}, got {preset!r}")
+    with torch.random.fork_rng(devices=[]):  # seeded weights without touching the caller's RNG
+        torch.manual_seed(0)
+        model = BlobGAN(BlobGANConfig(**PRESETS[preset]["model"]))
+    return model.to(device).eval().requires_grad_(False)
+
+
+# -- tasks ---------------------------------------------------------------------------------------------
+
+def object_drag_lengths(n: int, resolution: int) -> list[float]:
+    """Per scene i: a quarter of the width of procedural room i's widest object, in pixels at
+    ``resolution``, clamped to 3..16 px at 128 px."""
+    from blobgan_core.data import render_rooms
+
+    rooms = render_rooms(list(range(n)), size=64, seed=0)
+    out = []
+    for objects in rooms.objects:
+        widths = [o["bbox"][2] - o["bbox"][0] for o in objects if o.get("pixels", 1) > 0] or [0.25]
+        px = 0.25 * max(widths) * resolution
+        out.append(min(max(px, 3 * resolution / 128), 16 * resolution / 128))
+    return out
+
+
+def build_tasks(model: BlobGAN, n_scenes: int) -> list[dict]:
+    res = model.resolution
+    lengths = object_drag_lengths(n_scenes, res)
+    g = torch.Generator().manual_seed(1234)
+    tasks = []
+    for seed in range(n_scenes):
+        layout = model.sample_layout(seed=seed, truncation=TRUNCATION)
+        alpha = layout_alphas(layout.to(dtype=torch.float32), res)[0, 1:].cpu()     # [K,R,R]
+        area = alpha.mean((1, 2))
+        blobs = [int(k) for k in area.argsort(descending=True)[:2] if float(area[k]) >= MIN_AREA]
+        for kind, k in zip(("move", "pair"), blobs):
+            u = torch.rand(4, generator=g)
+            task = pair_task(layout, alpha[k], k, u, lengths[seed]) if kind == "pair" else \
+                move_task(alpha[k], k, u, lengths[seed], res)
+            if task is not None:
+                tasks.append({"seed": seed, "kind": kind, "blob": k, **task})
+    return tasks
+
+
+def move_task(alpha_k, k, u, length, res) -> dict | None:
+    iy, ix = divmod(int(alpha_k.argmax()), res)
+    h = torch.tensor([[float(ix), float(iy)]])
+    angle = 2 * math.pi * float(u[0])
+    t = h + length * torch.tensor([[math.cos(angle), math.sin(angle)]])
+    t = t.clamp(2, res - 2)
+    a, tau = torch.eye(2), (t - h)[0] / res
+    return {"handles": h, "targets": t, "A": a, "tau": tau}
+
+
+def pair_task(layout, alpha_k, k, u, length, ) -> dict | None:
+    res = alpha_k.shape[-1]
+    ys, xs = torch.nonzero(alpha_k >= 0.5, as_tuple=True)
+    if len(xs) < 8:
+        return None
+    angle, _, _ = cov_axes(layout.covs[0, k].cpu().float())
+    axis = torch.stack([torch.cos(angle), torch.sin(angle)])
+    pts = torch.stack([xs, ys], -1).float()
+    order = (pts @ axis).argsort()
+    h = pts[order[[int(0.2 * (len(order) - 1)), int(0.8 * (len(order) - 1))]]]       # [2,2]
+    rot = math.radians((10 + 10 * float(u[0])) * (1 if float(u[1]) < 0.5 else -1))
+    scale = 0.9 + 0.25 * float(u[2])
+    a = scale * torch.tensor([[math.cos(rot), -math.sin(rot)], [math.sin(rot), math.cos(rot)]])
+    shift = 0.5 * length * torch.tensor([math.cos(2 * math.pi * float(u[3])), math.sin(2 * math.pi * float(u[3]))])
+    centre = h.mean(0)
+    t = (h - centre) @ a.t() + centre + shift
+    if bool((t < 2).any() or (t > res - 2).any()):
+        return None
+    # the same map in normalized units: x -> A x + tau
+    tau = (centre + shift - a @ centre) / res
+    return {"handles": h, "targets": t, "A": a, "tau": tau}
+
+
+def paired_layout(layout, task):
+    if task["kind"] == "move":
+        return move_blob(layout, task["blob"], float(task["tau"][0]), float(task["tau"][1]))
+    return transform_blob(layout, task["blob"], task["A"].to(layout.xs), task["tau"].to(layout.xs), keep_area=True)
+
+
+def footprint_mask(layout, paired, k, res, dilate) -> torch.Tensor:
+    a = layout_alphas(layout.to(dtype=torch.float32), res)[0, k + 1]
+    b = layout_alphas(paired.to(dtype=torch.float32), res)[0, k + 1]
+    m = ((a > 0.1) | (b > 0.1)).float()
+    r = int(math.ceil(dilate))
+    return F.max_pool2d(m[None, None], 2 * r + 1, stride=1, padding=r)[0, 0]
+
+
+# -- running -------------------------------------------------------------------------------------------
+
+VARIANTS = {
+    "closed form only": dict(steps=0),
+    "full (closed form + loop)": dict(),
+    "loop only (fit=none)": dict(fit="none"),
+}
+
+
+def levels(img: torch.Tensor) -> torch.Tensor:
+    return (img.float().clamp(-1, 1) + 1) * 127.5
+
+
+def run_suite(model, tasks, args) -> dict:
+    res = model.resolution
+    dilate = scaled_px(R2_AT_128, res, 2.0)
+    results = {}
+    prepared = []
+    for task in tasks:
+        layout = model.sample_layout(seed=task["seed"], truncation=TRUNCATION)
+        paired = paired_layout(layout, task)
+        mask = footprint_mask(layout, paired, task["blob"], res, dilate).to(model.device)
+        with torch.no_grad():
+            original = levels(model.render(layout, noise=task["seed"]))
+            gt = levels(model.render(paired, noise=task["seed"]))
+        prepared.append((task, layout, mask, original, gt))
+    # warm-up (first-call allocations, oneDNN kernel selection)
+    t0, lay0, m0, _, _ = prepared[0]
+    drag(model, t0["handles"], t0["targets"], layout=lay0, noise=t0["seed"], mask=m0, steps=2)
+
+    base = {"MD": [], "gap": []}
+    for task, _, _, original, gt in prepared:
+        base["MD"].append(float((task["handles"] - task["targets"]).norm(dim=-1).mean()))
+        base["gap"].append(float((original - gt).abs().mean()))
+    results["no edit"] = summarize(base, res)
+
+    for name, kw in VARIANTS.items():
+        rows = {"MD": [], "gap": [], "outside": [], "seconds": [], "steps": [], "converged": [], "loop_s": [],
+                "cpu_seconds": []}
+        for task, layout, mask, original, gt in prepared:
+            opts = dict(steps=args.steps, lr=args.lr) | kw
+            sync(model.device)
+            t, cpu = time.perf_counter(), time.process_time()
+            r = drag(model, task["handles"], task["targets"], layout=layout, noise=task["seed"], mask=mask, **opts)
+            sync(model.device)
+            seconds = time.perf_counter() - t
+            rows["cpu_seconds"].append(time.process_time() - cpu)
+            edited = levels(r.image)
+            keep = (1 - mask)
+            rows["MD"].append(float(r.distances.mean()))
+            rows["gap"].append(float((edited - gt).abs().mean()))
+            rows["outside"].append(float(((edited - original).abs().mean(1)[0] * keep).sum() / keep.sum().clamp_min(1)))
+            rows["seconds"].append(seconds)
+            rows["steps"].append(r.steps)
+            rows["converged"].append(r.converged)
+            if r.steps:
+                rows["loop_s"].append(seconds)
+        results[name] = summarize(rows, res)
+    return results
+
+
+def summarize(rows: dict, res: int) -> dict:
+    out = {"MD_px": statistics.mean(rows["MD"]), "MD_median_px": statistics.median(rows["MD"]),
+           "MD_max_px": max(rows["MD"]), "gap": statistics.mean(rows["gap"])}
+    out["MD_at_128"] = out["MD_px"] * 128 / res
+    if "seconds" in rows:
+        steps_with_loop = sum(s for s in rows["steps"])
+        out.update({
+            "outside": statistics.mean(rows["outside"]),
+            "converged": sum(rows["converged"]) / len(rows["converged"]),
+            "seconds_mean": statistics.mean(rows["seconds"]),
+            "seconds_max": max(rows["seconds"]),
+            "cpu_seconds_mean": statistics.mean(rows["cpu_seconds"]),
+            "steps_mean": statistics.mean(rows["steps"]),
+            "it_per_s": steps_with_loop / sum(rows["loop_s"]) if rows["loop_s"] else float("nan"),
+        })
+    return out
+
+
+def sync(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+# -- layer choice ------------------------------------------------------------------------------------
+
+def choose_layer(model, n_scenes: int) -> dict:
+    """Tracking accuracy per decoder layer on known moves: move a blob by a known offset (the move
+    edit), track its core's feature from the original into the moved scene, compare with the truth."""
+    res = model.resolution
+    noise = model.resolve_noise(0)
+    g = torch.Generator().manual_seed(99)
+    layers = [n for n in layer_names(model.config) if layer_resolution(model.config, n) >= res // 8]
+    errors = {n: [] for n in layers}
+    for seed in range(n_scenes):
+        layout = model.sample_layout(seed=seed, truncation=TRUNCATION)
+        alpha = layout_alphas(layout.to(dtype=torch.float32), res)[0, 1:].cpu()
+        area = alpha.mean((1, 2))
+        for k in [int(k) for k in area.argsort(descending=True)[:2] if float(area[k]) >= MIN_AREA]:
+            iy, ix = divmod(int(alpha[k].argmax()), res)
+            h = torch.tensor([[float(ix), float(iy)]])
+            angle = 2 * math.pi * float(torch.rand(1, generator=g))
+            length = float(1 + torch.rand(1, generator=g) * 4) * res / 128      # 1..5 px at 128 px
+            shift = length * torch.tensor([math.cos(angle), math.sin(angle)])
+            moved = move_blob(layout, k, float(shift[0]) / res, float(shift[1]) / res)
+            truth = h + shift
+            if bool((truth < 0).any() or (truth > res - 1).any()):
+                continue
+            for name in layers:
+                with torch.no_grad():
+                    f0 = decoder_features(model, layout, noise, name)[0]
+                    f1 = decoder_features(model, moved, noise, name)[0]
+                refs = reference_features(f0, h.to(f0), res)
+                found = track_points(f1, refs, h.to(f0), scaled_px(R2_AT_128, res, 2.0), res)
+                errors[name].append(float((found.cpu() - truth).norm()))
+    return {n: {"mean_px": statistics.mean(e), "median_px": statistics.median(e),
+                "within_1px": sum(x <= res / 128 for x in e) / len(e), "n": len(e),
+                "side": layer_resolution(model.config, n)} for n, e in errors.items() if e}
+
+
+# -- main ----------------------------------------------------------------------------------------------
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default=None, help="checkpoint path (default: the embedded default model)")
+    ap.add_argument("--preset", default=None, help="a random model of this training preset instead (timing)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    ap.add_argument("--scenes", type=int, default=12)
+    ap.add_argument("--steps", type=int, default=None, help="loop steps (default: the drag default)")
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--choose-layer", action="store_true")
+    ap.add_argument("--json", default=None, help="also write the numbers here")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from blobgan_core.drag.loop import DEFAULT_LR, DEFAULT_STEPS
+    args.steps = DEFAULT_STEPS if args.steps is None else args.steps
+    args.lr = DEFAULT_LR if args.lr is None else args.lr
+
+    model, label = get_model(args)
+    res = model.resolution
+    print(f"model: {label}\nresolution {res} px, device {args.device}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} CPU threads, {platform.processor() or platform.machine()}")
+    report = {"model": label, "resolution": res, "device": args.device, "threads": torch.get_num_threads()}
+    if args.choose_layer:
+        report["layers"] = choose_layer(model, args.scenes)
+        print(f"\ntracking a blob core after a known 1-5 px move (at 128 px), {args.scenes} scenes")
+        print(f"{'layer':>9} {'side':>5} {'mean px':>8} {'median':>7} {'<=1px':>6} {'n':>4}")
+        for name, row in report["layers"].items():
+            print(f"{name:>9} {row['side']:>5} {row['mean_px']:8.2f} {row['median_px']:7.2f} "
+                  f"{row['within_1px']:6.0%} {row['n']:4d}")
+    else:
+        tasks = build_tasks(model, args.scenes)
+        print(f"{len(tasks)} tasks ({sum(t['kind'] == 'move' for t in tasks)} move, "
+              f"{sum(t['kind'] == 'pair' for t in tasks)} pair) on {args.scenes} scenes; steps {args.steps}, "
+              f"lr {args.lr}")
+        report["tasks"] = len(tasks)
+        report["results"] = run_suite(model, tasks, args)
+        print(f"\n{'variant':<27} {'MD px':>6} {'@128':>6} {'median':>6} {'max':>6} {'GT gap':>6} {'outside':>7} "
+              f"{'conv':>5} {'s/edit':>7} {'max s':>6} {'cpu s':>6} {'steps':>5} {'it/s':>6}")
+        for name, r in report["results"].items():
+            extra = ""
+            if "outside" in r:
+                extra = (f" {r['outside']:7.2f} {r['converged']:5.0%} {r['seconds_mean']:7.3f} "
+                         f"{r['seconds_max']:6.2f} {r['cpu_seconds_mean']:6.3f} {r['steps_mean']:5.1f} "
+                         f"{r['it_per_s']:6.1f}")
+            print(f"{name:<27} {r['MD_px']:6.2f} {r['MD_at_128']:6.2f} {r['MD_median_px']:6.2f} "
+                  f"{r['MD_max_px']:6.2f} {r['gap']:6.2f}{extra}")
+        print("\nMD: tracked handle to target; GT gap / outside: mean abs difference in 8-bit levels "
+              "(to the paired edit / to the original outside the mask);\n"
+              "s/edit: wall seconds; cpu s: process CPU seconds per edit (all threads; on a shared machine the "
+              "wall time includes waiting for a core).")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
