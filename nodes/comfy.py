@@ -36,8 +36,8 @@ def comfy_module(name: str):
         return None
 
 
-def _in_comfyui() -> bool:
-    # folder_paths is a ComfyUI top-level module; no other package we know of uses the name
+def in_comfyui() -> bool:
+    """True inside a ComfyUI process (its top-level ``folder_paths`` module imports)."""
     return comfy_module("folder_paths") is not None
 
 
@@ -45,7 +45,7 @@ def _in_comfyui() -> bool:
 
 def torch_device() -> torch.device:
     """ComfyUI's compute device (respects --cpu, --directml, ...); outside ComfyUI: CUDA, MPS, CPU."""
-    mm = comfy_module("comfy.model_management") if _in_comfyui() else None
+    mm = comfy_module("comfy.model_management") if in_comfyui() else None
     if mm is not None:
         return mm.get_torch_device()
     from blobgan_core.loading import default_device
@@ -55,7 +55,7 @@ def torch_device() -> torch.device:
 
 def offload_device() -> torch.device:
     """Where ComfyUI parks models it is not using (normally the CPU)."""
-    mm = comfy_module("comfy.model_management") if _in_comfyui() else None
+    mm = comfy_module("comfy.model_management") if in_comfyui() else None
     return mm.unet_offload_device() if mm is not None else torch.device("cpu")
 
 
@@ -84,7 +84,7 @@ def manage(model: torch.nn.Module, load_device: torch.device) -> bool:
     it in its memory budget, loads it to ``load_device`` before use and offloads it when other models
     need the room. Returns False outside ComfyUI, or if this ComfyUI's ModelPatcher refuses it
     (then the caller keeps the model on its device itself)."""
-    mp = comfy_module("comfy.model_patcher") if _in_comfyui() else None
+    mp = comfy_module("comfy.model_patcher") if in_comfyui() else None
     if mp is None:
         return False
     try:
@@ -125,7 +125,7 @@ class Progress:
     ``step()`` also honours the Cancel button, so call it between chunks of work."""
 
     def __init__(self, total: int):
-        utils = comfy_module("comfy.utils") if _in_comfyui() else None
+        utils = comfy_module("comfy.utils") if in_comfyui() else None
         self._bar = utils.ProgressBar(total) if utils is not None else None
 
     def step(self, n: int = 1) -> None:
@@ -136,7 +136,7 @@ class Progress:
 
 def check_interrupted() -> None:
     """Raise ComfyUI's InterruptProcessingException if the user pressed Cancel; no-op outside it."""
-    mm = comfy_module("comfy.model_management") if _in_comfyui() else None
+    mm = comfy_module("comfy.model_management") if in_comfyui() else None
     if mm is not None:
         mm.throw_exception_if_processing_interrupted()
 
@@ -146,7 +146,7 @@ def check_interrupted() -> None:
 def register_model_folder() -> None:
     """Register ``models/blobgan`` with folder_paths for .ckpt and .safetensors files, keeping any
     folders the user configured for ``blobgan`` in extra_model_paths.yaml. No-op outside ComfyUI."""
-    fp = comfy_module("folder_paths") if _in_comfyui() else None
+    fp = comfy_module("folder_paths") if in_comfyui() else None
     if fp is None:
         return
     default_dir = os.path.join(fp.models_dir, MODEL_FOLDER)
@@ -167,7 +167,7 @@ def _fallback_model_dirs() -> list[Path]:
 def model_names() -> list[str]:
     """Model files for the Load BlobGAN combo: ComfyUI's ``blobgan`` folder list, or outside ComfyUI
     the files in the folders of $BLOBGAN_MODELS_DIR."""
-    fp = comfy_module("folder_paths") if _in_comfyui() else None
+    fp = comfy_module("folder_paths") if in_comfyui() else None
     if fp is not None:
         return list(fp.get_filename_list(MODEL_FOLDER))
     names = set()
@@ -180,7 +180,7 @@ def model_names() -> list[str]:
 
 def model_path(name: str) -> Path | None:
     """Full path of a model file listed by ``model_names()``, or None if there is none by that name."""
-    fp = comfy_module("folder_paths") if _in_comfyui() else None
+    fp = comfy_module("folder_paths") if in_comfyui() else None
     if fp is not None:
         path = fp.get_full_path(MODEL_FOLDER, name)
         return Path(path) if path else None
@@ -194,7 +194,7 @@ def model_path(name: str) -> Path | None:
 
 def model_folders() -> list[str]:
     """The folders searched for model files (for error messages)."""
-    fp = comfy_module("folder_paths") if _in_comfyui() else None
+    fp = comfy_module("folder_paths") if in_comfyui() else None
     if fp is not None:
         return list(fp.get_folder_paths(MODEL_FOLDER))
     return [str(d) for d in _fallback_model_dirs()] or [f"(none: set ${MODELS_DIR_ENV})"]
@@ -205,7 +205,7 @@ def model_folders() -> list[str]:
 def save_previews(images: torch.Tensor, prefix: str = "blobgan") -> list[dict]:
     """Write IMAGE [B,H,W,3] in [0,1] as PNGs into ComfyUI's temp folder and return the ``ui`` entries
     the frontend shows ({"filename", "subfolder", "type": "temp"}). Outside ComfyUI: nothing, []."""
-    fp = comfy_module("folder_paths") if _in_comfyui() else None
+    fp = comfy_module("folder_paths") if in_comfyui() else None
     if fp is None:
         return []
     folder = Path(fp.get_temp_directory())

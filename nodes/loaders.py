@@ -64,7 +64,7 @@ def load_blobgan(model_name: str, device: str = "auto", dtype: str = "auto") -> 
         return _cache[key]
     try:
         # under ComfyUI the model starts parked on the offload device; prepare() loads it when used
-        start = comfy.offload_device() if comfy.comfy_module("folder_paths") else load_device
+        start = comfy.offload_device() if comfy.in_comfyui() else load_device
         model = load_model(path, device=start, dtype=torch_dtype)
     except (FileNotFoundError, ValueError) as e:
         raise input_error("Load BlobGAN", "model_name", f"cannot load {model_name!r}: {e}") from e
