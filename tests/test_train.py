@@ -283,3 +283,18 @@ def test_cli_trains_on_rooms_and_resume_keeps_the_checkpoint_settings(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         train_cli(["--out", out, "--resume", "--c-model", "8"])   # a different model cannot resume
     assert exit_info.value.code == 2
+
+
+def test_trains_on_a_folder_of_photos(tmp_path):
+    from PIL import Image
+
+    photos = tmp_path / "photos" / "nested"
+    photos.mkdir(parents=True)
+    g = torch.Generator().manual_seed(3)
+    for i in range(5):    # non-square, larger than the training size: resized and centre-cropped
+        pixels = (torch.rand(40, 56, 3, generator=g) * 255).to(torch.uint8).numpy()
+        Image.fromarray(pixels).save(photos / f"room{i}.png")
+    config, options = tiny(tmp_path / "out", data=str(tmp_path / "photos"), steps=1)
+    assert train(config, options).step == 1
+    assert os.path.isfile(tmp_path / "out" / "model.safetensors")
+    assert train_cli(["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "o2"), "--device", "cpu"]) == 2

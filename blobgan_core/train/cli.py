@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("run")
     g.add_argument("--preset", choices=sorted(PRESETS), default=None,
                    help=f"named defaults for everything below (default {DEFAULT_PRESET})")
-    g.add_argument("--data", help="'rooms' (procedural bedrooms) or a folder of images (default rooms)")
+    g.add_argument("--data", help="'rooms' (procedural bedrooms), 'rooms:N' (N of them) or a folder of "
+                                  "images (default rooms)")
     g.add_argument("--out", help="output folder (default runs/<preset>)")
     g.add_argument("--resume", nargs="?", const="auto", default=None, metavar="PATH",
                    help="continue from OUT/last.pt if it exists (or from PATH); without --resume an "

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from ..config import BlobGANConfig
+from ..data import make_dataset
 from ..generator import BlobGAN, seeded_normal
 from ..images import image_grid, save_png, to_uint8, unit_to_uint8
 from . import distributed
@@ -131,19 +132,11 @@ class StopRequest:
 # -- data -------------------------------------------------------------------------------------------
 
 def open_dataset(spec: str, resolution: int, seed: int):
-    """The dataset named by ``--data`` ("rooms" or a folder of images) at ``resolution``."""
-    try:
-        from ..data import make_dataset
-    except ImportError:
-        make_dataset = None
-    if make_dataset is not None:
-        return make_dataset(spec, resolution, seed)
-    # TODO(data): drop this branch once blobgan_core.data.make_dataset lands.
-    if spec == "rooms":
-        from ..data.rooms import RoomDataset
-        return RoomDataset(size=resolution, seed=seed)
-    raise ValueError(f"--data {spec!r}: image folders need blobgan_core.data.make_dataset, which is not "
-                     "available in this version; use --data rooms")
+    """The dataset named by ``--data`` ("rooms", "rooms:N" or a folder of images) at ``resolution``.
+
+    Flips are not requested here: the trainer draws them itself, seeded by step, so resumes repeat them.
+    """
+    return make_dataset(spec, resolution, seed)
 
 
 # -- the trainer ------------------------------------------------------------------------------------

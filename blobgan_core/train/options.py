@@ -45,7 +45,7 @@ DEFAULT_PRESET = "cpu64"
 
 @dataclass(frozen=True)
 class TrainOptions:
-    data: str = "rooms"               # "rooms" (procedural bedrooms) or a folder of images
+    data: str = "rooms"               # "rooms", "rooms:N" (procedural bedrooms) or a folder of images
     out: str = "runs/blobgan"         # output folder: last.pt, model.safetensors, samples/, log.jsonl
     preset: str = DEFAULT_PRESET      # name in PRESETS the model and defaults came from
     # optimization (official: Adam lr 0.002, betas (0, 0.99), eps 1e-5, lazy-R1 ratio on D)
