@@ -148,12 +148,13 @@ def ui_to_prompt(workflow: dict, classes: dict[str, type]) -> Prompt:
             return None
         return origin, slot
 
+    active = {nid: n for nid, n in nodes.items()
+              if n["type"] not in VIRTUAL_NODES and n.get("mode", 0) not in (MODE_MUTED, MODE_BYPASSED)}
+    _check_runnable({nid: n["type"] for nid, n in active.items()}, classes)
     prompt: Prompt = {}
-    for node_id, node in nodes.items():
+    for node_id, node in active.items():
         kind = node["type"]
-        if kind in VIRTUAL_NODES or node.get("mode", 0) in (MODE_MUTED, MODE_BYPASSED):
-            continue
-        names = _widget_names_for(kind, node_id, classes)
+        names = widget_names(classes[kind]) if kind in classes else SAVE_NODES[kind]
         inputs = _widget_inputs(node, node_id, names)
         for inp in node.get("inputs") or []:
             src = source(inp.get("link"))
@@ -161,14 +162,6 @@ def ui_to_prompt(workflow: dict, classes: dict[str, type]) -> Prompt:
                 inputs[inp["name"]] = [src[0], src[1]]
         prompt[node_id] = {"class_type": kind, "inputs": inputs, "_meta": {"title": node.get("title") or kind}}
     return prompt
-
-
-def _widget_names_for(kind: str, node_id: str, classes: dict[str, type]) -> list[str | None]:
-    if kind in classes:
-        return widget_names(classes[kind])
-    if kind in SAVE_NODES:
-        return SAVE_NODES[kind]
-    raise _unsupported(kind, node_id, classes)
 
 
 def _widget_inputs(node: dict, node_id: str, names: list[str | None]) -> dict:
@@ -185,10 +178,14 @@ def _widget_inputs(node: dict, node_id: str, names: list[str | None]) -> dict:
     return {name: value for name, value in zip(names, values) if name is not None}
 
 
-def _unsupported(kind: str, node_id: str, classes: dict[str, type]) -> ValueError:
-    runnable = sorted(classes) + sorted(SAVE_NODES)
-    return ValueError(f"node #{node_id} is a {kind!r} node, which the headless runner cannot run; it runs "
-                      f"{', '.join(runnable)} (use ComfyUI itself for other nodes)")
+def _check_runnable(kinds: dict[str, str], classes: dict[str, type]) -> None:
+    """Raise one error naming every node (id -> class) the runner cannot run."""
+    bad = [f"#{nid} {kind!r}" for nid, kind in sorted(kinds.items(), key=lambda kv: _id_key(kv[0]))
+           if kind not in classes and kind not in SAVE_NODES]
+    if bad:
+        runnable = sorted(classes) + sorted(SAVE_NODES)
+        raise ValueError(f"the headless runner cannot run node{'s' if len(bad) > 1 else ''} {', '.join(bad)}; it "
+                         f"runs {', '.join(runnable)} (use ComfyUI itself for other nodes)")
 
 
 # -- running -----------------------------------------------------------------------------------------
@@ -240,9 +237,7 @@ def _call_node(cls, node_id: str, kind: str, inputs: dict, prompt: Prompt):
 def run_prompt(prompt: Prompt, classes: dict[str, type], out_dir: str | Path,
                log: Callable[[str], None] = lambda s: None) -> list[Path]:
     """Run an API-format prompt; returns the PNG files written to ``out_dir``."""
-    for node_id, node in prompt.items():
-        if node["class_type"] not in classes and node["class_type"] not in SAVE_NODES:
-            raise _unsupported(node["class_type"], node_id, classes)
+    _check_runnable({nid: node["class_type"] for nid, node in prompt.items()}, classes)
     out_dir = Path(out_dir)
     order = execution_order(prompt)
     outputs: dict[str, tuple] = {}
