@@ -111,13 +111,21 @@ def resolve(preset: str, overrides: dict) -> tuple[BlobGANConfig, TrainOptions]:
     model = {**PRESETS[preset]["model"], **{k: v for k, v in given.items() if k in MODEL_FIELDS}}
     train = {**PRESETS[preset]["train"], **{k: v for k, v in given.items() if k in TRAIN_FIELDS},
              "preset": preset}
-    config = BlobGANConfig(**model)
     options = TrainOptions(**train)
+    try:
+        config = BlobGANConfig(**model)
+    except ValueError as e:
+        # Report the model's problems together with any in the training options.
+        try:
+            check_options(options, None)
+        except ValueError as more:
+            raise ValueError(f"{e}; {more}") from None
+        raise
     check_options(options, config)
     return config, options
 
 
-def check_options(options: TrainOptions, config: BlobGANConfig) -> None:
+def check_options(options: TrainOptions, config: BlobGANConfig | None) -> None:
     """Raise one ValueError listing every out-of-range option (so a long run can't die at step 1)."""
     o = options
     problems = []
@@ -151,6 +159,7 @@ def check_options(options: TrainOptions, config: BlobGANConfig) -> None:
     need(o.preset in PRESETS, f"preset must be one of {sorted(PRESETS)}, got {o.preset!r}")
     need(bool(o.data), "--data must be 'rooms' or a folder of images")
     need(bool(o.out), "--out must name an output folder")
-    need(config.resolution <= 1024, f"--resolution must be <= 1024, got {config.resolution}")
+    if config is not None:
+        need(config.resolution <= 1024, f"--resolution must be <= 1024, got {config.resolution}")
     if problems:
         raise ValueError("invalid training options: " + "; ".join(problems))
