@@ -1,0 +1,240 @@
+// ComfyUI extension: mounts the blob editor canvas (editor_canvas.js) on the Edit Blob node (blobs
+// mode: the `edits` widget) and the Drag Points node (points mode: the `handles` and `targets`
+// widgets). The canvas is a DOM widget with serialize:false; the hidden STRING widgets stay the single
+// source of truth, so the workflow file and the queued prompt carry the edits, and loading a workflow
+// restores the canvas from them. Works with the classic canvas and with the Vue node renderer.
+//
+// `app` and `api` come from window.comfyAPI (no path-dependent imports of ComfyUI's scripts); the
+// sibling module is imported relatively, so the pack's folder name never matters.
+
+import { BlobEditorCanvas } from "./editor_canvas.js";
+
+const EXTENSION_NAME = "blobgan.BlobEditor";
+const EDITOR_WIDGET_NAME = "blob_editor";
+const PREVIEW_ROUTE = "/blobgan/preview";
+const MIN_EDITOR_HEIGHT = 260;
+const MIN_NODE_WIDTH = 360;
+
+/** Node types that get an editor, and the hidden widgets each one writes. */
+const NODE_MODES = {
+    BlobGANEditBlob: { mode: "blobs", widgets: ["edits"] },
+    BlobGANDragPoints: { mode: "points", widgets: ["handles", "targets"] },
+};
+
+const comfyApp = window.comfyAPI?.app?.app;
+const comfyApi = window.comfyAPI?.api?.api;
+
+if (comfyApp && comfyApi) {
+    comfyApp.registerExtension({
+        name: EXTENSION_NAME,
+        beforeRegisterNodeDef(nodeType, nodeData) {
+            const spec = NODE_MODES[nodeData?.name];
+            if (!spec) return;
+            chain(nodeType.prototype, "onNodeCreated", function () {
+                attachEditor(this, spec);
+            });
+            chain(nodeType.prototype, "onConfigure", function () {
+                // widgets_values are restored before onConfigure runs: re-read them.
+                this.blobganEditor?.loadFromWidgets();
+                fitNodeToEditor(this);
+            });
+            chain(nodeType.prototype, "onExecuted", function (output) {
+                this.blobganEditor?.onExecuted(output);
+            });
+            chain(nodeType.prototype, "onRemoved", function () {
+                this.blobganEditor?.destroy();
+                this.blobganEditor = null;
+            });
+        },
+        loadedGraphNode(node) {
+            const editor = node.blobganEditor;
+            if (!editor) return;
+            editor.loadFromWidgets();
+            // After a page reload the server may still hold the scene of the last run.
+            editor.canvas.refresh();
+        },
+    });
+}
+
+/** Call `fn` after the original method (if any), keeping its return value. */
+function chain(proto, name, fn) {
+    const original = proto[name];
+    proto[name] = function (...args) {
+        const result = original?.apply(this, args);
+        fn.apply(this, args);
+        return result;
+    };
+}
+
+function findWidget(node, name) {
+    return node.widgets?.find((w) => w.name === name) ?? null;
+}
+
+/** Hide (or show again) a STRING widget in every frontend generation we know of. */
+function setWidgetHidden(widget, hidden) {
+    widget.hidden = hidden;
+    widget.options = widget.options ?? {};
+    widget.options.hidden = hidden;
+    if (hidden) {
+        if (!widget.blobganComputeSize) widget.blobganComputeSize = widget.computeSize ?? null;
+        widget.computeSize = () => [0, -4];
+    } else if (widget.blobganComputeSize !== undefined) {
+        if (widget.blobganComputeSize) widget.computeSize = widget.blobganComputeSize;
+        else delete widget.computeSize;
+        delete widget.blobganComputeSize;
+    }
+    const element = widget.element ?? widget.inputEl;
+    if (element?.style) element.style.display = hidden ? "none" : "";
+}
+
+function fitNodeToEditor(node) {
+    const min = node.computeSize?.();
+    if (!min || !node.size) return;
+    const width = Math.max(node.size[0], min[0], MIN_NODE_WIDTH);
+    const height = Math.max(node.size[1], min[1]);
+    if (width !== node.size[0] || height !== node.size[1]) node.setSize?.([width, height]);
+}
+
+function previewFetcher(body, signal) {
+    return comfyApi.fetchApi(PREVIEW_ROUTE, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+        signal,
+    });
+}
+
+function viewUrl(image) {
+    const query = new URLSearchParams({
+        filename: image.filename ?? "",
+        type: image.type ?? "temp",
+        subfolder: image.subfolder ?? "",
+    });
+    const extra = (comfyApp.getPreviewFormatParam?.() ?? "") + (comfyApp.getRandParam?.() ?? "");
+    return comfyApi.apiURL(`/view?${query}${extra}`);
+}
+
+/** The editor of one node: the canvas, its DOM widget and the sync with the hidden widgets. */
+class NodeEditor {
+    constructor(node, spec) {
+        this.node = node;
+        this.spec = spec;
+        this.syncing = false;
+        this.showingText = false;
+        this.canvas = new BlobEditorCanvas({
+            mode: spec.mode,
+            fetchPreview: previewFetcher,
+            nodeId: () => (node.id === undefined || node.id === null || node.id === -1 ? null : String(node.id)),
+            onEditsChange: (text) => this.writeWidget("edits", text),
+            onPointsChange: ({ handles, targets }) => {
+                this.writeWidget("handles", handles);
+                this.writeWidget("targets", targets);
+            },
+            extraMenuItems: () => [
+                { separator: true },
+                { label: this.showingText ? "Hide the JSON widget" : "Show the JSON widget",
+                    action: () => this.toggleText() },
+            ],
+            minHeight: MIN_EDITOR_HEIGHT,
+        });
+        this.hideStoreWidgets(true);
+        this.watchTyping();
+        this.widget = node.addDOMWidget(EDITOR_WIDGET_NAME, "blobgan_editor", this.canvas.element, {
+            serialize: false,
+            hideOnZoom: false,
+            getValue: () => undefined,
+            setValue: () => {},
+            getMinHeight: () => MIN_EDITOR_HEIGHT,
+            margin: 4,
+        });
+        // Old frontends read the flag from the widget itself: keep it out of widgets_values, which
+        // is positional and must hold only the backend inputs.
+        this.widget.serialize = false;
+        this.loadFromWidgets();
+    }
+
+    /** The hidden widgets hold the truth: load them into the canvas (history starts over). */
+    loadFromWidgets() {
+        if (this.syncing) return;
+        if (this.spec.mode === "blobs") {
+            const w = findWidget(this.node, "edits");
+            if (w) this.canvas.setEditsText(String(w.value ?? ""));
+        } else {
+            const h = findWidget(this.node, "handles"), t = findWidget(this.node, "targets");
+            if (h && t) this.canvas.setPointsText(String(h.value ?? ""), String(t.value ?? ""));
+        }
+    }
+
+    writeWidget(name, text) {
+        const widget = findWidget(this.node, name);
+        if (!widget || widget.value === text) return;
+        this.syncing = true;
+        try {
+            widget.value = text;
+            const element = widget.element ?? widget.inputEl;
+            if (element && "value" in element && element.value !== text) element.value = text;
+            widget.callback?.(text, comfyApp.canvas, this.node);
+        } finally {
+            this.syncing = false;
+        }
+        this.node.setDirtyCanvas?.(true, true);
+        comfyApp.graph?.setDirtyCanvas?.(true, true);
+    }
+
+    /** Typing into the (shown) JSON widget updates the canvas as one undoable step. */
+    watchTyping() {
+        for (const name of this.spec.widgets) {
+            const widget = findWidget(this.node, name);
+            if (!widget) continue;
+            const original = widget.callback;
+            widget.callback = (...args) => {
+                const result = original?.apply(widget, args);
+                if (!this.syncing) {
+                    if (this.spec.mode === "blobs") this.canvas.setEditsText(String(widget.value ?? ""), { resetHistory: false });
+                    else this.loadFromWidgets();
+                }
+                return result;
+            };
+        }
+    }
+
+    hideStoreWidgets(hidden) {
+        for (const name of this.spec.widgets) {
+            const widget = findWidget(this.node, name);
+            if (widget) setWidgetHidden(widget, hidden);
+        }
+        this.showingText = !hidden;
+    }
+
+    toggleText() {
+        this.hideStoreWidgets(this.showingText);
+        fitNodeToEditor(this.node);
+        this.node.setDirtyCanvas?.(true, true);
+    }
+
+    /** `ui` of a run: the input scene's geometry and its render. */
+    onExecuted(output) {
+        const info = output?.blobgan_scene?.[0];
+        const image = output?.blobgan_image?.[0];
+        try {
+            if (info) this.canvas.setScene(info);
+        } catch (err) {
+            this.canvas.say(`Bad scene from the server: ${err.message}`, "error");
+            return;
+        }
+        if (image?.filename) this.canvas.setBaseImage(viewUrl(image)).catch(() => {});
+        this.canvas.previewAvailable = true;
+        // The run refreshed the server's scene cache: show the edited image right away.
+        if (this.spec.mode === "blobs" && this.canvas.edits.length) this.canvas.refresh();
+    }
+
+    destroy() {
+        this.canvas.destroy();
+    }
+}
+
+function attachEditor(node, spec) {
+    if (node.blobganEditor) return;
+    node.blobganEditor = new NodeEditor(node, spec);
+    fitNodeToEditor(node);
+}
