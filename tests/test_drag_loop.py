@@ -38,6 +38,12 @@ def test_only_the_involved_blobs_change(scene):
     assert not torch.equal(r.layout.xs[:, FRONT], lay.xs[:, FRONT])
 
 
+def test_the_loop_returns_its_best_iterate(scene):
+    r = drag(scene, HANDLES, TARGETS, steps=6, fit="none", tolerance=1e-6, lr=0.05)
+    tracked = [h["distance"] for h in r.history if "returned_step" not in h]
+    assert float(r.distances.mean()) == pytest.approx(min(tracked), abs=1e-5)
+
+
 def test_closed_form_only(scene):
     r = drag(scene, HANDLES, TARGETS, steps=0)
     assert r.steps == 0 and r.fits == {FRONT: "translate"}

@@ -41,6 +41,7 @@ R1_AT_128 = 3.0
 R2_AT_128 = 6.0
 TOLERANCE_AT_128 = 1.0
 INVOLVE_MIN_ALPHA = 0.1      # blobs with at least this alpha at some handle are optimized
+DEFAULT_TRACK_PRIOR = 0.1    # pull of tracking toward where the handle's blob carried it (0 = DragGAN)
 
 
 def scaled_px(value_at_128: float, resolution: int, minimum: float) -> float:
@@ -108,6 +109,7 @@ def drag(
     feature_pull: float = DEFAULT_FEATURE_PULL,
     layer: str | None = None,           # decoder layer for the features (None: default_layer)
     tolerance: float | None = None,     # stop distance, px (None: 1 px at 128 px, scaled, >= 0.5)
+    track_prior: float = DEFAULT_TRACK_PRIOR,  # 0: plain nearest-neighbour tracking, as DragGAN
     every: int = 0,                     # keep a frame every k iterations (0: only before/after)
     render: bool = True,                # render the final image
     progress: Callable[[int, int], None] | None = None,
@@ -169,20 +171,30 @@ def drag(
         groups.append({"params": [params.features], "lr": lr * FEATURE_LR_SCALE})
     optimizer = torch.optim.Adam(groups)
 
+    # each handle is carried by the blob with the most alpha at it (if that blob is optimized): between
+    # trackings it moves with that blob's ellipse frame, and tracking searches around that prediction
+    carriers = _carriers(alphas, params.blobs)
+    frame = params.frames()
     current = cf.handles * res
     history: list[dict] = []
     converged = interrupted = False
     taken = 0
+    best = None  # (mean distance, step, layout, handles): the loop returns its best iterate
     while True:
         lay = params.layout()
         need_grad = taken < steps and bool(involved)
         with torch.set_grad_enabled(need_grad):
             fmap = decoder_features(model, lay, noise_list, layer)[0]
-        current = track_points(fmap.detach(), refs, current, r2, res)
+        new_frame = params.frames()
+        predicted = _carry(current / res, carriers, frame, new_frame) * res
+        frame = new_frame
+        current = track_points(fmap.detach(), refs, predicted, r2, res, prior=track_prior)
         dist = (current - target_px).norm(dim=-1)
         record = {"step": taken, "distance": float(dist.mean()), "max_distance": float(dist.max()),
                   "handles": current.tolist()}
         history.append(record)
+        if best is None or record["distance"] < best[0]:
+            best = (record["distance"], taken, lay.detach(), current.clone())
         if bool((dist <= tolerance).all()):
             converged = True
             break
@@ -214,7 +226,12 @@ def drag(
     if progress is not None and not interrupted:
         progress(steps, steps)
 
-    final = params.layout().detach()
+    # Motion supervision can wander where the features are not distinctive; like early stopping, keep the
+    # iterate whose handles were nearest their targets (the last one when it is as good)
+    final, current = params.layout().detach(), current
+    if best is not None and best[0] < history[-1]["distance"]:
+        _, best_step, final, current = best
+        history.append({"step": taken, "returned_step": best_step, "distance": best[0]})
     image = render_image(final) if render or every else None
     if every:
         frames.append(image)
@@ -223,6 +240,25 @@ def drag(
         frames=torch.cat(frames) if frames else None, history=history, closed_form_layout=cf.layout,
         owners=cf.ownership.blob, involved=involved, fits=cf.fits, steps=taken, converged=converged,
         interrupted=interrupted, seconds=time.perf_counter() - started)
+
+
+def _carriers(alphas: torch.Tensor, blobs: list[int]) -> list[int | None]:
+    """Per handle: the position in ``blobs`` of the optimized blob with the most alpha at it, or None."""
+    out = []
+    for row in alphas:                                        # [K+1]
+        k = int(row[1:].argmax())
+        out.append(blobs.index(k) if k in blobs and float(row[k + 1]) >= INVOLVE_MIN_ALPHA else None)
+    return out
+
+
+def _carry(points: torch.Tensor, carriers, before, after) -> torch.Tensor:
+    """Move points [P,2] (normalized) with their carrier blobs from frame ``before`` to ``after``."""
+    (c0, m0), (c1, m1) = before, after
+    out = points.clone()
+    for i, b in enumerate(carriers):
+        if b is not None:
+            out[i] = c1[b] + m1[b] @ torch.linalg.solve(m0[b], points[i] - c0[b])
+    return out
 
 
 def _resolve_subject(subject, layout, noise) -> tuple[BlobGAN, Layout, NoiseSpec]:

@@ -68,6 +68,18 @@ class BlobParams:
         return (self.features - self.features0).pow(2).mean()
 
     @torch.no_grad()
+    def frames(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each involved blob's ellipse frame: centres [B,2] and maps M [B,2,2] taking the unit circle to
+        its half-opacity outline (Mahalanobis radius sqrt(s)), in normalized units. A point p of the blob
+        moves with it as p -> c' + M' M^-1 (p - c)."""
+        c, s = torch.cos(self.angle), torch.sin(self.angle)
+        rot = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
+        axes = torch.stack([torch.exp(self.log_scale + self.log_aspect),
+                            torch.exp(self.log_scale - self.log_aspect)], -1)
+        radius = self.size.clamp_min(0.05).sqrt()
+        return self.centre.detach().clone(), rot * (axes * radius[:, None])[:, None, :]
+
+    @torch.no_grad()
     def project(self) -> None:
         """After an optimizer step: centres back into the frame, structure vectors back to their RMS
         (the layout network pixel-normalizes them)."""
