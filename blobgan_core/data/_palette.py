@@ -66,18 +66,12 @@ def hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def draw_colour(draws: Draws, name: str, mixture) -> np.ndarray:
     """One colour per image from an HSV mixture, RGB [N,3] in [0,1]."""
-    weights = [w for w, *_ in mixture]
-    which = draws.choice(name + ".mix", weights)
-    h = np.zeros(draws.n)
-    s = np.zeros(draws.n)
-    v = np.zeros(draws.n)
-    uh, us, uv = draws.uniform(name + ".h"), draws.uniform(name + ".s"), draws.uniform(name + ".v")
-    for i, (_, (h0, h1), (s0, s1), (v0, v1)) in enumerate(mixture):
-        m = which == i
-        h[m] = (h0 + (h1 - h0) * uh)[m]
-        s[m] = (s0 + (s1 - s0) * us)[m]
-        v[m] = (v0 + (v1 - v0) * uv)[m]
-    return hsv_to_rgb(h, s, v)
+    table = np.array([[lo_hi for box in option[1:] for lo_hi in box] for option in mixture])   # [O,6]
+    which = draws.choice(name + ".mix", [option[0] for option in mixture])
+    lo, span = table[which, 0::2], table[which, 1::2] - table[which, 0::2]                      # [N,3]
+    u = np.stack([draws.uniform(name + ".h"), draws.uniform(name + ".s"), draws.uniform(name + ".v")], axis=1)
+    hsv = lo + span * u
+    return hsv_to_rgb(hsv[:, 0], hsv[:, 1], hsv[:, 2])
 
 
 def shade(rgb: np.ndarray, factor) -> np.ndarray:

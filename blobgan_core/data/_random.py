@@ -8,6 +8,7 @@ Hashing (seed, index, name) gives both, and it vectorizes over a whole batch of 
 
 from __future__ import annotations
 
+import threading
 import zlib
 
 import numpy as np
@@ -27,6 +28,38 @@ def _mix64(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
+def _stream_key(name: str) -> np.uint64:
+    """64-bit key of a draw name (stable across runs and platforms, unlike hash())."""
+    crc = np.array([zlib.crc32(name.encode("utf-8"))], dtype=np.uint64)
+    return _mix64(crc * _GOLDEN)[0]
+
+
+class _Registry:
+    """Draw names seen so far and their keys, so later batches can hash all of them in one go.
+
+    Only the speed depends on it: a draw's value never depends on which names were seen before.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.column: dict[str, int] = {}
+        self.keys = np.zeros(0, dtype=np.uint64)
+
+    def add(self, name: str):
+        with self.lock:
+            if name not in self.column:
+                self.column[name] = len(self.keys)
+                self.keys = np.append(self.keys, _stream_key(name))
+
+
+_REGISTRY = _Registry()
+
+
+def _unit(bits: np.ndarray) -> np.ndarray:
+    """uint64 -> float64 in [0, 1) from the top 53 bits."""
+    return (bits >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+
 class Draws:
     """Named uniform draws for a batch of image indices.
 
@@ -43,12 +76,19 @@ class Draws:
         seed_word = np.array([int(seed) & _MASK64], dtype=np.uint64)
         self._per_image = _mix64(_mix64(seed_word) + indices.astype(np.uint64) * _GOLDEN)
         self.n = int(indices.size)
+        # Every name drawn before (by any batch) at once: [N, K].
+        keys = _REGISTRY.keys
+        self._known = _unit(_mix64(self._per_image[:, None] ^ keys[None, :])) if len(keys) else None
+        self._known_count = len(keys)
 
     def uniform(self, name: str, low: float = 0.0, high: float = 1.0) -> np.ndarray:
         """Uniform floats in [low, high), shape [N], float64."""
-        stream = np.array([zlib.crc32(name.encode("utf-8"))], dtype=np.uint64) * _GOLDEN
-        bits = _mix64(self._per_image ^ _mix64(stream))
-        unit = (bits >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+        column = _REGISTRY.column.get(name)
+        if column is not None and column < self._known_count:
+            unit = self._known[:, column]
+        else:
+            unit = _unit(_mix64(self._per_image ^ _stream_key(name)))
+            _REGISTRY.add(name)
         return low + (high - low) * unit
 
     def chance(self, name: str, p) -> np.ndarray:

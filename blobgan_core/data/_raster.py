@@ -22,6 +22,8 @@ import torch
 
 # A band or half-plane that never clips: its distance to every pixel is this large.
 OPEN = 1.0e6
+# Column windows wider than this fraction of the image are widened to full rows (see _windows).
+NARROW = 1.0
 
 
 def _column(values: np.ndarray) -> torch.Tensor:
@@ -58,26 +60,22 @@ def _band(coord: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, half: torch.T
     return (inside / (2.0 * half)).clamp_(0.0, 1.0)
 
 
-def _windows(bx0, bx1, by0, by1, seen, margin, size):
-    """Per primitive, the pixel window (r0, r1, c0, c1) [M] that holds it in every image that sees it."""
-    inf = np.inf
+def _row_windows(y0, y1, seen, margin, size):
+    """Per primitive, the rows [r0, r1) ([M,2] ints) that hold it in every image that sees it.
 
-    def edge(v, fill, reduce):
-        return reduce(np.where(seen, v, fill), axis=1)
-
-    c0 = np.floor(edge(bx0, inf, np.min) - margin)
-    c1 = np.ceil(edge(bx1, -inf, np.max) + margin)
-    r0 = np.floor(edge(by0, inf, np.min) - margin)
-    r1 = np.ceil(edge(by1, -inf, np.max) + margin)
-    clip = [np.clip(v, 0, size).astype(int) for v in (r0, r1, c0, c1)]
-    return np.stack(clip, axis=1)
+    Windows span whole rows: a row-cropped tensor stays contiguous, while cropping columns too
+    makes short strided rows that cost more per pixel than they save.
+    """
+    r0 = np.floor(np.where(seen, y0, np.inf).min(axis=1) - margin)
+    r1 = np.ceil(np.where(seen, y1, -np.inf).max(axis=1) + margin)
+    return np.stack([np.clip(r0, 0, size), np.clip(r1, 0, size)], axis=1).astype(int)
 
 
 class Painter:
     """Paints primitives back to front into ``image`` [N,3,H,W] (floats in [0,1]) and, if
     ``track_owner``, ``owner`` [N,H,W].
 
-    Each primitive only touches the window of pixels that holds it in some image of the batch.
+    Each primitive only touches the rows that hold it in some image of the batch.
     """
 
     def __init__(self, vx: np.ndarray, vy: np.ndarray, size: int, track_owner: bool = True):
@@ -93,10 +91,10 @@ class Painter:
         self.owner = torch.zeros(n, size, size)
         self._buffers = (torch.empty(n * size * size), torch.empty(n * size * size))
 
-    def scratch(self, h: int, w: int):
-        """Two scratch tensors [N,h,w]."""
-        count = self.n * h * w
-        return tuple(b[:count].view(self.n, h, w) for b in self._buffers)
+    def scratch(self, rows: int):
+        """Two scratch tensors [N,rows,W]."""
+        count = self.n * rows * self.size
+        return tuple(b[:count].view(self.n, rows, self.size) for b in self._buffers)
 
     # -- primitives ----------------------------------------------------------------------------------
 
@@ -115,8 +113,8 @@ class Painter:
             return
         arr = {k: v[active] for k, v in arr.items()}
         seen = seen[active]
-        windows = _windows(arr["bx0"], arr["bx1"], arr["by0"], arr["by1"], seen,
-                           1.0 + np.where(seen, arr["soft"], 0.0).max(axis=1), size)
+        windows = _row_windows(arr["by0"], arr["by1"], seen, 1.0 + np.where(seen, arr["soft"], 0.0).max(axis=1),
+                               size).tolist()
         has_lines = ~((arr["a1"] == 0) & (arr["b1"] == 0) & (arr["a2"] == 0) & (arr["b2"] == 0)).all(axis=1)
         has_band_x = ~((arr["x0"] <= -OPEN / 2) & (arr["x1"] >= OPEN / 2)).all(axis=1)
         has_band_y = ~((arr["y0"] <= -OPEN / 2) & (arr["y1"] >= OPEN / 2)).all(axis=1)
@@ -139,14 +137,14 @@ class Painter:
         bottom = torch.from_numpy(np.ascontiguousarray(arr["bottom"], dtype=np.float32))[..., None, None]
         ramped = torch.lerp(top, bottom, ramp.unsqueeze(2))                             # [M,N,3,H,1]
         for m in range(len(active)):
-            r0, r1, c0, c1 = (int(v) for v in windows[m])
-            if r1 <= r0 or c1 <= c0:
+            r0, r1 = windows[m]
+            if r1 <= r0:
                 continue
-            cov, tmp = self.scratch(r1 - r0, c1 - c0)
-            bx, by = band_x[m][..., c0:c1], band_y[m][:, r0:r1]
+            cov, tmp = self.scratch(r1 - r0)
+            bx, by = band_x[m], band_y[m][:, r0:r1]
             if has_lines[m]:
-                torch.add(l1x[m][..., c0:c1], l1y[m][:, r0:r1], out=cov)
-                torch.add(l2x[m][..., c0:c1], l2y[m][:, r0:r1], out=tmp)
+                torch.add(l1x[m], l1y[m][:, r0:r1], out=cov)
+                torch.add(l2x[m], l2y[m][:, r0:r1], out=tmp)
                 torch.minimum(cov, tmp, out=cov).clamp_(0.0, 1.0)
                 if has_band_x[m]:
                     cov.mul_(bx)
@@ -155,11 +153,11 @@ class Painter:
             else:
                 torch.mul(bx, by, out=cov)
             if labelled:
-                self._claim(cov, tmp, q["owner"][m], (r0, r1, c0, c1), bool(unowned[m]))
+                self._claim(cov, tmp, q["owner"][m], (r0, r1), bool(unowned[m]))
             if translucent[m]:
                 cov.mul_(q["alpha"][m])
             colour = top[m] if flat[m] else ramped[m][:, :, r0:r1]
-            self.image[:, :, r0:r1, c0:c1].lerp_(colour, cov.unsqueeze(1))
+            self.image[:, :, r0:r1].lerp_(colour, cov.unsqueeze(1))
 
     def paint_ellipses(self, cx, cy, rx, ry, colour, alpha, owner, glow: bool):
         """Paint M ellipses (all arrays [M,N], colour [M,N,3]).
@@ -169,7 +167,7 @@ class Painter:
         """
         seen = alpha > 0
         owner = np.where(seen, owner, -1.0)              # an absent ellipse claims nothing
-        windows = _windows(cx - rx, cx + rx, cy - ry, cy + ry, seen, 1.0, self.size)
+        windows = _row_windows(cy - ry, cy + ry, seen, 1.0, self.size).tolist()
         unowned = (owner < 0).any(axis=1)
         colour = torch.from_numpy(np.ascontiguousarray(colour, dtype=np.float32))[..., None, None]
         cx, cy, rx, ry, alpha, owner = (_column(v) for v in (cx, cy, rx, ry, alpha, owner))
@@ -177,32 +175,31 @@ class Painter:
         ey = ((self.py - cy) / ry) ** 2                                                   # [M,N,H,1]
         rim = torch.minimum(rx, ry)
         for m in range(cx.shape[0]):
-            r0, r1, c0, c1 = (int(v) for v in windows[m])
-            if r1 <= r0 or c1 <= c0 or not seen[m].any():
+            r0, r1 = windows[m]
+            if r1 <= r0 or not seen[m].any():
                 continue
-            cov, tmp = self.scratch(r1 - r0, c1 - c0)
-            torch.add(ex[m][..., c0:c1], ey[m][:, r0:r1], out=cov)
+            cov, tmp = self.scratch(r1 - r0)
+            torch.add(ex[m], ey[m][:, r0:r1], out=cov)
             if glow:
                 cov.neg_().add_(1.0).clamp_(0.0, 1.0)
                 cov.mul_(cov)
             else:
                 # Distance to the rim in pixels ~ (1 - r) * min radius: exact on the axes, close elsewhere.
                 cov.sqrt_().neg_().add_(1.0).mul_(rim[m]).add_(0.5).clamp_(0.0, 1.0)
-                self._claim(cov, tmp, owner[m], (r0, r1, c0, c1), bool(unowned[m]))
+                self._claim(cov, tmp, owner[m], (r0, r1), bool(unowned[m]))
             cov.mul_(alpha[m])
-            self.image[:, :, r0:r1, c0:c1].lerp_(colour[m], cov.unsqueeze(1))
+            self.image[:, :, r0:r1].lerp_(colour[m], cov.unsqueeze(1))
 
-    def claim(self, cov: torch.Tensor, owner: torch.Tensor):
-        """Full-image ``cov`` [N,H,W]: pixels covered by at least a half take ``owner`` [N,1,1]."""
-        full = (0, self.size, 0, self.size)
-        self._claim(cov, torch.empty_like(cov), owner, full, bool((owner < 0).any()))
+    def claim(self, cov: torch.Tensor, tmp: torch.Tensor, owner: torch.Tensor, rows: tuple[int, int]):
+        """``cov`` [N,h,W] covers rows [r0, r1): pixels covered by at least a half take ``owner``
+        ([N,1,1]; images with owner < 0 keep theirs). ``tmp`` is scratch of the same shape."""
+        self._claim(cov, tmp, owner, rows, bool((owner < 0).any()))
 
-    def _claim(self, cov, tmp, owner, window, unowned: bool):
-        """Pixels of ``window`` covered by at least a half take this primitive's owner id."""
+    def _claim(self, cov, tmp, owner, rows, unowned: bool):
         if not self.track_owner:
             return
-        r0, r1, c0, c1 = window
+        r0, r1 = rows
         torch.ge(cov, 0.5, out=tmp)
         if unowned:                          # some images must not write (owner < 0)
             tmp.mul_(owner >= 0)
-        self.owner[:, r0:r1, c0:c1].lerp_(owner, tmp)
+        self.owner[:, r0:r1].lerp_(owner, tmp)

@@ -6,9 +6,11 @@ point straight ahead. X points right, Y up. The room spans X in [-left, right], 
 Z up to the back wall at ``depth``. Image coordinates are pixels, x right and y down, with pixel
 centres at i + 0.5.
 
-Everything here produces *quads*: dicts of float64 arrays [N] in the field layout of
-``_raster.QuadTable`` (bands, half-planes, colour ramp rows). Objects are axis-aligned boxes
-whose visible faces are quads, and flat decals (window, painting, rug) are quads on a wall or floor.
+Everything here produces *quads*: dicts of float64 arrays in the field layout of
+``_raster.QuadTable`` (bands, half-planes, colour ramp rows). Inputs may be [N] (one quad per image)
+or [K,N] (K quads per image, computed in one go); camera and room arrays are [N] and broadcast.
+Objects are axis-aligned boxes whose visible faces are quads, and flat decals (window, painting,
+rug) are quads on a wall or floor.
 Boxes and decals that stand against a wall are placed in a *wall frame*: ``u`` runs along the
 wall (X for the back wall, Z for the side walls) and ``d`` is the distance out from the wall.
 """
@@ -69,28 +71,27 @@ def _line(p, q, inside):
     return a * sign, b * sign, c * sign, ok
 
 
-def _open_lines(n):
-    zero = np.zeros(n)
-    return {"a1": zero, "b1": zero, "c1": np.full(n, OPEN), "a2": zero, "b2": zero, "c2": np.full(n, OPEN)}
+def _open_lines(shape):
+    zero, far = np.zeros(shape), np.full(shape, OPEN)
+    return {"a1": zero, "b1": zero, "c1": far, "a2": zero, "b2": zero, "c2": far}
 
 
 # -- quads on axis-aligned planes ------------------------------------------------------------------
 
 
 def frontal_quad(cam: Camera, z, x0, x1, y0, y1, taper=None):
-    """Quad on the plane Z = z spanning X in [x0,x1], Y in [y0,y1] (all [N]).
+    """Quad on the plane Z = z spanning X in [x0,x1], Y in [y0,y1].
 
-    ``taper`` ([N] fraction of the width, or None) narrows the top edge on both sides, which turns
-    the rectangle into a trapezoid (a lamp shade).
+    ``taper`` (fraction of the width, or None) narrows the top edge on both sides, which turns the
+    rectangle into a trapezoid (a lamp shade); where it is 0 the quad stays a rectangle.
     """
-    n = len(cam.f)
     cols = (cam.px(x0, z), cam.px(x1, z))
     rows = (cam.py(y1, z), cam.py(y0, z))
     quad = {"x0": cols[0], "x1": cols[1], "y0": rows[0], "y1": rows[1], "g0": rows[0], "g1": rows[1],
             "bx0": cols[0], "bx1": cols[1], "by0": rows[0], "by1": rows[1],
             "ok": (z > 0) & (x1 > x0) & (y1 > y0)}
-    if taper is None:
-        quad.update(_open_lines(n))
+    quad.update(_open_lines(cols[0].shape))
+    if taper is None or not np.any(taper > 0):
         return quad
     inset = taper * (x1 - x0)
     rel_y = (rows[0] - cam.vy, rows[1] - cam.vy)
@@ -99,10 +100,12 @@ def frontal_quad(cam: Camera, z, x0, x1, y0, y1, taper=None):
     bottom_right = (cols[1] - cam.vx, rel_y[1])
     top_left = (cam.px(x0 + inset, z) - cam.vx, rel_y[0])
     top_right = (cam.px(x1 - inset, z) - cam.vx, rel_y[0])
-    a1, b1, c1, ok1 = _line(bottom_left, top_left, mid)
-    a2, b2, c2, ok2 = _line(bottom_right, top_right, mid)
-    quad.update(a1=a1, b1=b1, c1=c1, a2=a2, b2=b2, c2=c2)
-    quad["ok"] = quad["ok"] & ok1 & ok2
+    tapered = taper > 0
+    for suffix, (p, q) in (("1", (bottom_left, top_left)), ("2", (bottom_right, top_right))):
+        a, b, c, ok = _line(p, q, mid)
+        for key, value in zip("abc", (a, b, c)):
+            quad[key + suffix] = np.where(tapered, value, quad[key + suffix])
+        quad["ok"] = quad["ok"] & (ok | ~tapered)
     return quad
 
 
@@ -146,10 +149,13 @@ def vertical_quad(cam: Camera, x, z0, z1, y0, y1):
 
 
 def pick(choice: np.ndarray, options: list[dict]) -> dict:
-    """Per image, take the quad ``options[choice[i]]`` (choice [N] int)."""
+    """Per element, the quad ``options[choice]`` (choice: int array shaped like the quads' fields)."""
     out = {}
     for key in options[0]:
-        out[key] = np.select([choice == k for k in range(len(options))], [o[key] for o in options])
+        value = options[-1][key]
+        for k in range(len(options) - 2, -1, -1):
+            value = np.where(choice == k, options[k][key], value)
+        out[key] = value
     return out
 
 
@@ -158,10 +164,12 @@ def pick(choice: np.ndarray, options: list[dict]) -> dict:
 
 def wall_extent(room: Room, wall, u0, u1, d0, d1):
     """World X and Z ranges (x0, x1, z0, z1) of the wall-frame block u in [u0,u1], d in [d0,d1]."""
-    back = (u0, u1, room.depth - d1, room.depth - d0)
-    left = (-room.left + d0, -room.left + d1, u0, u1)
-    right = (room.right - d1, room.right - d0, u0, u1)
-    return tuple(np.select([wall == BACK, wall == LEFT], [b, l], r) for b, l, r in zip(back, left, right))
+    back, left = wall == BACK, wall == LEFT
+    x0 = np.where(back, u0, np.where(left, -room.left + d0, room.right - d1))
+    x1 = np.where(back, u1, np.where(left, -room.left + d1, room.right - d0))
+    z0 = np.where(back, room.depth - d1, u0)
+    z1 = np.where(back, room.depth - d0, u1)
+    return x0, x1, z0, z1
 
 
 def wall_quad(cam: Camera, room: Room, wall, u0, u1, y0, y1, d=0.0):
@@ -178,25 +186,25 @@ def wall_quad(cam: Camera, room: Room, wall, u0, u1, y0, y1, d=0.0):
 
 
 def box_quads(cam: Camera, x0, x1, y0, y1, z0, z1, colour, light_x, taper=None, emissive=None):
-    """The (up to) three faces of an axis-aligned box that the camera can see.
+    """The (up to) three faces of axis-aligned boxes that the camera can see.
 
-    Returns [front, top, side] quads with colours filled in (``top``/``bottom`` ramps, simple
-    Lambert-like shading: top faces brightest, the side facing the light brighter than the other,
-    a darker foot on vertical faces). A face the camera cannot see gets ``ok`` False. Tapered boxes
-    (lamp shades) have no side face; ``emissive`` [N] bool boxes are not shaded.
+    Box extents are [N] or [K,N], ``colour`` the same plus a trailing 3. Returns [front, top, side]
+    quads with colours filled in (``top``/``bottom`` ramps, simple Lambert-like shading: top faces
+    brightest, the side facing the light brighter than the other, a darker foot on vertical faces).
+    A face the camera cannot see gets ``ok`` False. Tapered boxes (lamp shades, ``taper`` > 0) have
+    no side face; ``emissive`` boxes are not shaded.
     """
-    n = len(cam.f)
-    glow = np.zeros(n, dtype=bool) if emissive is None else emissive
+    shape = np.shape(x0)
+    taper = np.zeros(shape) if taper is None else np.broadcast_to(taper, shape)
+    glow = np.zeros(shape, dtype=bool) if emissive is None else np.broadcast_to(emissive, shape)
     front = frontal_quad(cam, z0, x0, x1, y0, y1, taper)
-    inset = 0.0 if taper is None else taper * (x1 - x0)
+    inset = taper * (x1 - x0)
     top = horizontal_quad(cam, y1, x0 + inset, x1 - inset, z0, z1)
     top["ok"] = top["ok"] & (y1 < cam.eye)
     left_face = x0 > 1e-3           # the face X = x0 (normal -X) is seen from a camera left of it
     side_x = np.where(left_face, x0, x1)
     side = vertical_quad(cam, side_x, z0, z1, y0, y1)
-    side["ok"] = side["ok"] & (left_face | (x1 < -1e-3))
-    if taper is not None:
-        side["ok"] = side["ok"] & (taper <= 0)
+    side["ok"] = side["ok"] & (left_face | (x1 < -1e-3)) & (taper <= 0)
     side_light = np.where(left_face, 0.74 - 0.16 * light_x, 0.74 + 0.16 * light_x)
     for face, upper, foot in ((front, 0.9, 0.78), (top, 1.0, 1.0), (side, side_light, side_light * 0.86)):
         face["top"] = _lit(colour, upper, glow)
@@ -206,7 +214,7 @@ def box_quads(cam: Camera, x0, x1, y0, y1, z0, z1, colour, light_x, taper=None, 
 
 def _lit(colour, factor, emissive):
     factor = np.where(emissive, 1.0, np.broadcast_to(factor, emissive.shape))
-    return np.clip(colour * factor[:, None], 0.0, 1.0)
+    return np.clip(colour * factor[..., None], 0.0, 1.0)
 
 
 def project_bounds(cam: Camera, x0, x1, y0, y1, z0, z1):

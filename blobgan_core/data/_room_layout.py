@@ -39,7 +39,7 @@ LABEL_NAMES = SURFACE_KINDS + OBJECT_KINDS
 # instance id below 5 equals its surface's label id.
 INSTANCE_KINDS = SURFACE_KINDS + ("bed", "pillow", "pillow", "window", "curtain", "curtain", "painting",
                                   "rug", "nightstand", "nightstand", "lamp", "lamp", "wardrobe",
-                                  "ceiling_light")
+                                  "ceiling_light", "lamp")
 INSTANCE_LABELS = np.array([LABEL_NAMES.index(k) for k in INSTANCE_KINDS], dtype=np.int16)
 _SLOT = {}
 for _i, _k in enumerate(INSTANCE_KINDS):
@@ -77,8 +77,13 @@ class Scene:
     boxes: np.ndarray = None      # [N,I,6] world box (x0, x1, y0, y1, z0, z1) per instance
     colours: np.ndarray = None    # [N,I,3] main RGB colour per instance
 
-    def take(self, sl: slice) -> Scene:
-        """The images ``sl`` (a slice) of this scene."""
+    def workload(self) -> np.ndarray:
+        """Number of quads each image paints ([N] ints): images of similar workload batch well."""
+        return sum((layer.table.arrays["x0"] < OPEN / 2).sum(axis=0) for layer in self.layers
+                   if layer.kind == "quads")
+
+    def take(self, sl) -> Scene:
+        """The images ``sl`` (a slice or an index array) of this scene."""
         cam, room = self.camera, self.room
         return Scene(
             camera=Camera(cam.size, cam.f[sl], cam.vx[sl], cam.vy[sl], cam.eye[sl]),
@@ -90,28 +95,122 @@ class Scene:
         )
 
 
+class _Geometry:
+    """Quad requests of the whole scene, computed in bulk.
+
+    The layout's cost is per numpy call, not per element, so every wall decal, floor decal and box
+    of the scene is computed together on [K,N] arrays; ``quad(ref)`` then hands out one [N] slice.
+    """
+
+    def __init__(self, cam: Camera, room: Room, light_x: np.ndarray):
+        self.cam, self.room, self.light_x = cam, room, light_x
+        self.n = len(cam.f)
+        self._requests = {"wall": [], "floor": [], "box": []}
+        self._results = {}
+
+    def wall(self, wall, u0, u1, y0, y1, d=0.0):
+        """Flat quad on/parallel to ``wall`` (see wall_quad); returns a reference for _Quads.add."""
+        return self._request("wall", dict(wall=wall, u0=u0, u1=u1, y0=y0, y1=y1, d=d))
+
+    def floor(self, x0, x1, z0, z1):
+        """Quad lying on the floor; returns a reference for _Quads.add."""
+        return self._request("floor", dict(x0=x0, x1=x1, z0=z0, z1=z1))
+
+    def box(self, x0, x1, y0, y1, z0, z1, colour, taper=0.0, emissive=False):
+        """References to the [front, top, side] faces of a box (with their shaded colours)."""
+        ref = self._request("box", dict(x0=x0, x1=x1, y0=y0, y1=y1, z0=z0, z1=z1, colour=colour, taper=taper,
+                                        emissive=emissive))
+        return [ref + (face,) for face in range(3)]
+
+    def _request(self, kind, fields):
+        self._requests[kind].append(fields)
+        return (kind, len(self._requests[kind]) - 1)
+
+    def _stack(self, kind):
+        reqs = self._requests[kind]
+        out = {}
+        for key in reqs[0]:
+            out[key] = stacked = np.empty((len(reqs), self.n) + ((3,) if key == "colour" else ()))
+            for i, r in enumerate(reqs):
+                stacked[i] = r[key]
+        return out
+
+    def resolve(self):
+        cam, room = self.cam, self.room
+        if self._requests["wall"]:
+            a = self._stack("wall")
+            self._results["wall"] = wall_quad(cam, room, a["wall"], a["u0"], a["u1"], a["y0"], a["y1"], a["d"])
+        if self._requests["floor"]:
+            a = self._stack("floor")
+            self._results["floor"] = horizontal_quad(cam, np.zeros_like(a["x0"]), a["x0"], a["x1"], a["z0"],
+                                                     a["z1"])
+        if self._requests["box"]:
+            a = self._stack("box")
+            self._results["box"] = box_quads(cam, a["x0"], a["x1"], a["y0"], a["y1"], a["z0"], a["z1"],
+                                             a["colour"], self.light_x, a["taper"], a["emissive"].astype(bool))
+
+    def result(self, kind: str, face=None) -> dict:
+        """All quads of one kind (box faces: one face) as [K,N] arrays; call after resolve()."""
+        result = self._results[kind]
+        return result if face is None else result[face]
+
+
 class _Quads:
-    """Collects quads (dicts of [N] arrays) and stacks them into a QuadTable."""
+    """Quads in paint order (references into a _Geometry), stacked into arrays [M,N] by finish()."""
 
     def __init__(self, n):
         self.n = n
-        self.items = []
+        self.requests = []
+        self.arrays = None
 
-    def add(self, quad, present, owner, top, bottom=None, alpha=1.0, soft=1.0):
-        visible = quad["ok"] & present
-        item = {k: v for k, v in quad.items() if k != "ok"}
-        item["x0"] = np.where(visible, item["x0"], OPEN)        # an absent quad covers nothing
-        item["x1"] = np.where(visible, item["x1"], -OPEN)
-        item["top"] = np.broadcast_to(top, (self.n, 3))
-        item["bottom"] = item["top"] if bottom is None else np.broadcast_to(bottom, (self.n, 3))
-        item["alpha"] = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (self.n,))
-        item["soft"] = np.broadcast_to(np.asarray(soft, dtype=np.float64), (self.n,))
-        item["owner"] = np.broadcast_to(np.asarray(owner, dtype=np.float64), (self.n,))
-        self.items.append(item)
+    def add(self, ref, present, owner, top=None, bottom=None, alpha=1.0, soft=1.0):
+        """Queue a quad; ``top``/``bottom`` None takes the shaded colours of a box face."""
+        self.requests.append((ref, present, owner, top, bottom, alpha, soft))
+
+    def finish(self, geometry: _Geometry) -> _Quads:
+        """Gather the queued quads into ``arrays`` (after geometry.resolve())."""
+        m, n = len(self.requests), self.n
+        rows_of = {}                                       # (kind, face) -> ([positions], [rows])
+        for pos, (ref, *_) in enumerate(self.requests):
+            where = rows_of.setdefault((ref[0], ref[2] if len(ref) == 3 else None), ([], []))
+            where[0].append(pos)
+            where[1].append(ref[1])
+        arrays = {}
+        for (kind, face), (positions, rows) in rows_of.items():
+            result = geometry.result(kind, face)
+            for key, value in result.items():
+                if key not in arrays:
+                    arrays[key] = np.empty((m,) + value.shape[1:], dtype=value.dtype)
+                arrays[key][positions] = value[rows]
+        for key in ("present", "owner", "alpha", "soft"):
+            arrays[key] = np.empty((m, n), dtype=bool if key == "present" else np.float64)
+        for key in ("top", "bottom"):
+            arrays.setdefault(key, np.empty((m, n, 3)))
+        for pos, (_, present, owner, top, bottom, alpha, soft) in enumerate(self.requests):
+            arrays["present"][pos], arrays["owner"][pos] = present, owner
+            arrays["alpha"][pos], arrays["soft"][pos] = alpha, soft
+            if top is not None:
+                arrays["top"][pos] = top
+                arrays["bottom"][pos] = top if bottom is None else bottom
+        visible = arrays.pop("ok") & arrays.pop("present")
+        arrays["x0"] = np.where(visible, arrays["x0"], OPEN)        # an absent quad covers nothing
+        arrays["x1"] = np.where(visible, arrays["x1"], -OPEN)
+        self.arrays = arrays
+        self.requests = []
+        return self
+
+    def __len__(self) -> int:
+        return len(self.arrays["x0"])
+
+    def visible_first(self) -> QuadTable:
+        """QuadTable with, per image, the quads that paint something first (in their order)."""
+        m = len(self)
+        empty = (self.arrays["x0"] >= OPEN / 2).T                                            # [N,M]
+        return self.table(np.argsort(np.arange(m)[None, :] + empty * m, axis=1, kind="stable"))
 
     def table(self, order=None) -> QuadTable:
-        """Stack to [M,N]; ``order`` [N,M] optionally permutes the quads per image."""
-        arrays = {k: np.stack([it[k] for it in self.items]) for k in self.items[0]}
+        """QuadTable of the quads; ``order`` [N,M] optionally permutes them per image."""
+        arrays = dict(self.arrays)
         if order is not None:
             for k, v in arrays.items():
                 idx = order.T if v.ndim == 2 else order.T[..., None]
@@ -354,6 +453,7 @@ def build_scene(indices, size: int, seed: int) -> Scene:
     scene = Scene(cam, room, surfaces, planks)
 
     # ================= layers, back to front =================
+    geo = _Geometry(cam, room, light_x)
     # Skirting boards belong to their wall.
     decals = _Quads(n)
     skirt_h = U("skirting.h", 0.06, 0.12)
@@ -365,35 +465,35 @@ def build_scene(indices, size: int, seed: int) -> Scene:
         u0 = np.where(w == BACK, -room.left, 0.2)
         u1 = np.where(w == BACK, room.right, room.depth)
         lit = surfaces[("back_wall", "left_wall", "right_wall")[wall]] / np.maximum(wall_rgb, 1e-3)
-        decals.add(wall_quad(cam, room, w, u0, u1, np.zeros(n), skirt_h), has_skirt, owner,
+        decals.add(geo.wall(w, u0, u1, np.zeros(n), skirt_h), has_skirt, owner,
                    np.clip(skirt_rgb * lit.mean(axis=1, keepdims=True), 0, 1))
 
     # Window: frame, sill, sky, outside, bars; then curtains and the rod.
     frame_t = 0.06
     u0, u1 = win_u - win_w / 2, win_u + win_w / 2
-    decals.add(wall_quad(cam, room, win_wall, u0 - 2 * frame_t, u1 + 2 * frame_t, sill - frame_t - 0.05,
+    decals.add(geo.wall(win_wall, u0 - 2 * frame_t, u1 + 2 * frame_t, sill - frame_t - 0.05,
                          sill - frame_t), has_win, WINDOW, pal.shade(win_frame_rgb, 1.05))
-    decals.add(wall_quad(cam, room, win_wall, u0 - frame_t, u1 + frame_t, sill - frame_t, win_top + frame_t),
+    decals.add(geo.wall(win_wall, u0 - frame_t, u1 + frame_t, sill - frame_t, win_top + frame_t),
                has_win, WINDOW, win_frame_rgb)
-    decals.add(wall_quad(cam, room, win_wall, u0, u1, sill, win_top), has_win, WINDOW, sky_rgb, horizon_rgb)
+    decals.add(geo.wall(win_wall, u0, u1, sill, win_top), has_win, WINDOW, sky_rgb, horizon_rgb)
     outside_top = sill + (win_top - sill) * U("window.outside_h", 0.15, 0.45)
-    decals.add(wall_quad(cam, room, win_wall, u0, u1, sill, outside_top),
+    decals.add(geo.wall(win_wall, u0, u1, sill, outside_top),
                has_win & d.chance("window.outside", 0.55), WINDOW, outside_rgb, pal.shade(outside_rgb, 0.75))
     bar = 0.025
-    decals.add(wall_quad(cam, room, win_wall, win_u - bar, win_u + bar, sill, win_top),
+    decals.add(geo.wall(win_wall, win_u - bar, win_u + bar, sill, win_top),
                has_win & ((win_w > 1.1) | d.chance("window.vbar", 0.4)), WINDOW, win_frame_rgb)
     bar_y = sill + (win_top - sill) * U("window.hbar_y", 0.55, 0.72)
-    decals.add(wall_quad(cam, room, win_wall, u0, u1, bar_y - bar, bar_y + bar),
+    decals.add(geo.wall(win_wall, u0, u1, bar_y - bar, bar_y + bar),
                has_win & d.chance("window.hbar", 0.5), WINDOW, win_frame_rgb)
     curtain_top = win_top + 0.15
     for k, (c0, c1) in enumerate(((u0 - curtain_w * 0.8, u0 + curtain_w * 0.2),
                                   (u1 - curtain_w * 0.2, u1 + curtain_w * 0.8))):
-        decals.add(wall_quad(cam, room, win_wall, c0, c1, curtain_bottom, curtain_top), has_curtains,
+        decals.add(geo.wall(win_wall, c0, c1, curtain_bottom, curtain_top), has_curtains,
                    CURTAINS[k], curtain_rgb, pal.shade(curtain_rgb, 0.8))
         record(CURTAINS[k], has_curtains, (*wall_extent(room, win_wall, c0, c1, 0.0, 0.02)[:2],
                                            curtain_bottom, curtain_top,
                                            *wall_extent(room, win_wall, c0, c1, 0.0, 0.02)[2:]), curtain_rgb)
-    decals.add(wall_quad(cam, room, win_wall, u0 - curtain_w * 0.9, u1 + curtain_w * 0.9, curtain_top,
+    decals.add(geo.wall(win_wall, u0 - curtain_w * 0.9, u1 + curtain_w * 0.9, curtain_top,
                          curtain_top + 0.03), has_curtains, WINDOW, lamp_base_rgb)
     # The window owns its frame, sill ledge and (with curtains) the rod.
     reach = np.where(has_curtains, np.maximum(curtain_w * 0.9, 2 * frame_t), 2 * frame_t)
@@ -405,28 +505,28 @@ def build_scene(indices, size: int, seed: int) -> Scene:
     p0, p1 = paint_u - paint_w / 2, paint_u + paint_w / 2
     py0, py1 = paint_y0, paint_y0 + paint_h
     t = 0.035
-    decals.add(wall_quad(cam, room, paint_wall, p0, p1, py0, py1), has_paint, PAINTING, paint_frame_rgb)
-    decals.add(wall_quad(cam, room, paint_wall, p0 + t, p1 - t, py0 + t, py1 - t), has_paint, PAINTING,
+    decals.add(geo.wall(paint_wall, p0, p1, py0, py1), has_paint, PAINTING, paint_frame_rgb)
+    decals.add(geo.wall(paint_wall, p0 + t, p1 - t, py0 + t, py1 - t), has_paint, PAINTING,
                art_rgb[0], pal.shade(art_rgb[0], 0.8))
     split = py0 + t + (paint_h - 2 * t) * U("painting.split", 0.25, 0.55)
-    decals.add(wall_quad(cam, room, paint_wall, p0 + t, p1 - t, py0 + t, split),
+    decals.add(geo.wall(paint_wall, p0 + t, p1 - t, py0 + t, split),
                has_paint & d.chance("painting.land", 0.7), PAINTING, art_rgb[1], pal.shade(art_rgb[1], 0.75))
     a_size = (paint_h - 2 * t) * U("painting.accent", 0.15, 0.35)
     a_u = p0 + t + (paint_w - 2 * t - a_size) * U("painting.accent_u")
     a_y = py0 + t + (paint_h - 2 * t - a_size) * U("painting.accent_y")
-    decals.add(wall_quad(cam, room, paint_wall, a_u, a_u + a_size, a_y, a_y + a_size),
+    decals.add(geo.wall(paint_wall, a_u, a_u + a_size, a_y, a_y + a_size),
                has_paint & d.chance("painting.has_accent", 0.6), PAINTING, art_rgb[2])
     px0_, px1_, pz0_, pz1_ = wall_extent(room, paint_wall, p0, p1, 0.0, 0.0)
     record(PAINTING, has_paint, (px0_, px1_, py0, py1, pz0_, pz1_), art_rgb[0])
 
     # Rug: border, field, optional medallion.
-    decals.add(horizontal_quad(cam, np.zeros(n), rug_x0, rug_x1, rug_z0, rug_z1), has_rug, RUG,
+    decals.add(geo.floor(rug_x0, rug_x1, rug_z0, rug_z1), has_rug, RUG,
                pal.shade(rug_border_rgb, 0.9), rug_border_rgb)
     b = rug_border
-    decals.add(horizontal_quad(cam, np.zeros(n), rug_x0 + b, rug_x1 - b, rug_z0 + b, rug_z1 - b), has_rug, RUG,
+    decals.add(geo.floor(rug_x0 + b, rug_x1 - b, rug_z0 + b, rug_z1 - b), has_rug, RUG,
                pal.shade(rug_rgb, 0.9), rug_rgb)
     b2 = 2.5 * rug_border + 0.1
-    decals.add(horizontal_quad(cam, np.zeros(n), rug_x0 + b2, rug_x1 - b2, rug_z0 + b2, rug_z1 - b2),
+    decals.add(geo.floor(rug_x0 + b2, rug_x1 - b2, rug_z0 + b2, rug_z1 - b2),
                has_rug & d.chance("rug.inner", 0.4), RUG, rug_border_rgb)
     record(RUG, has_rug, (rug_x0, rug_x1, 0.0, 0.01, rug_z0, rug_z1), rug_rgb)
 
@@ -435,15 +535,15 @@ def build_scene(indices, size: int, seed: int) -> Scene:
 
     # ---- furniture groups ----
     groups = []          # (quads, footprint (x0, x1, z0, z1), present)
-    light = light_x
 
     def wall_boxes(quads, wall, u, half, d0, d1, y0, y1, colour, there, owner, taper=None, emissive=None,
                    faces=(0, 1, 2)):
         x0, x1, z0, z1 = wall_extent(room, wall, u - half, u + half, d0, d1)
         y0, y1 = np.broadcast_to(y0, (n,)), np.broadcast_to(y1, (n,))
-        quads_of_box = box_quads(cam, x0, x1, y0, y1, z0, z1, colour, light, taper, emissive)
-        for face in (quads_of_box[i] for i in faces):
-            quads.add(face, there, owner, face["top"], face["bottom"])
+        refs = geo.box(x0, x1, y0, y1, z0, z1, colour, 0.0 if taper is None else taper,
+                       False if emissive is None else emissive)
+        for i in faces:
+            quads.add(refs[i], there, owner)
         return x0, x1, y0, y1, z0, z1
 
     # Bed: headboard, frame, mattress, pillows, cover, folded sheet, throw.
@@ -477,9 +577,9 @@ def build_scene(indices, size: int, seed: int) -> Scene:
         u = ns_u[k]
         box = wall_boxes(group, bed_wall, u, ns_w / 2, 0.0, ns_d, 0.0, ns_h, ns_rgb, there, NIGHTSTANDS[k])
         dark = pal.shade(ns_rgb, 0.55)
-        group.add(wall_quad(cam, room, bed_wall, u - ns_w / 2 + 0.04, u + ns_w / 2 - 0.04, ns_h - 0.17,
+        group.add(geo.wall(bed_wall, u - ns_w / 2 + 0.04, u + ns_w / 2 - 0.04, ns_h - 0.17,
                             ns_h - 0.155, d=ns_d + 0.002), there, NIGHTSTANDS[k], dark)
-        group.add(wall_quad(cam, room, bed_wall, u - 0.025, u + 0.025, ns_h - 0.11, ns_h - 0.08, d=ns_d + 0.002),
+        group.add(geo.wall(bed_wall, u - 0.025, u + 0.025, ns_h - 0.11, ns_h - 0.08, d=ns_d + 0.002),
                   there, NIGHTSTANDS[k], pal.shade(lamp_base_rgb, 1.2))
         record(NIGHTSTANDS[k], there, box, ns_rgb)
         lamp = lamp_present[k]
@@ -487,9 +587,8 @@ def build_scene(indices, size: int, seed: int) -> Scene:
         # Base and stem are small: their front faces are enough.
         for half, y1 in ((0.07, ns_h + 0.03), (0.012, ns_h + lamp_stem)):
             x0, x1, z0, z1 = wall_extent(room, bed_wall, u - half, u + half, mid - half, mid + half)
-            face = box_quads(cam, x0, x1, np.broadcast_to(ns_h, (n,)), np.broadcast_to(y1, (n,)), z0, z1,
-                             lamp_base_rgb, light)[0]
-            group.add(face, lamp, LAMPS[k], face["top"], face["bottom"])
+            front = geo.box(x0, x1, ns_h, y1, z0, z1, lamp_base_rgb)[0]
+            group.add(front, lamp, LAMPS[k])
         base = (x0, x1, ns_h, y1, z0, z1)
         shade_y0 = ns_h + lamp_stem - shade_h * 0.75
         shade = wall_boxes(group, bed_wall, u, shade_w / 2, mid - shade_w * 0.45, mid + shade_w * 0.45, shade_y0,
@@ -505,32 +604,59 @@ def build_scene(indices, size: int, seed: int) -> Scene:
     # Its top is above eye level (eye <= 1.55 m < 1.85 m), so it has no visible top face.
     box = wall_boxes(wardrobe, wr_wall, wr_u, wr_w / 2, 0.0, wr_d, 0.0, wr_h, wr_rgb, has_wr, WARDROBE,
                      faces=(0, 2))
-    wardrobe.add(wall_quad(cam, room, wr_wall, wr_u - 0.008, wr_u + 0.008, 0.1, wr_h - 0.08, d=wr_d + 0.002),
+    wardrobe.add(geo.wall(wr_wall, wr_u - 0.008, wr_u + 0.008, 0.1, wr_h - 0.08, d=wr_d + 0.002),
                  has_wr, WARDROBE, pal.shade(wr_rgb, 0.45))
     for side in (-1.0, 1.0):
         hu = wr_u + side * 0.06
-        wardrobe.add(wall_quad(cam, room, wr_wall, hu - 0.012, hu + 0.012, 0.95, 1.15, d=wr_d + 0.002),
+        wardrobe.add(geo.wall(wr_wall, hu - 0.012, hu + 0.012, 0.95, 1.15, d=wr_d + 0.002),
                      has_wr, WARDROBE, pal.shade(lamp_base_rgb, 1.1))
     record(WARDROBE, has_wr, box, wr_rgb)
     groups.append((wardrobe, (box[0], box[1], box[4], box[5]), has_wr))
 
+    # Floor lamp in a back corner, where no other furniture stands.
+    floor_lamp = _Quads(n)
+    fl_left = d.chance("floor_lamp.left", 0.5)
+    fl_u = np.where(fl_left, -room.left, room.right) + np.where(fl_left, 1.0, -1.0) * U("floor_lamp.u", 0.3, 0.6)
+    fl_h = U("floor_lamp.h", 1.35, 1.7)
+    fl_shade_w, fl_shade_h = U("floor_lamp.shade_w", 0.3, 0.42), U("floor_lamp.shade_h", 0.22, 0.32)
+    fx0, fx1, fz0, fz1 = fl_u - 0.2, fl_u + 0.2, room.depth - 0.5, room.depth - 0.1
+    free = np.ones(n, dtype=bool)
     for _, (x0, x1, z0, z1), there in groups:
+        free &= ~(there & (x0 < fx1 + 0.05) & (x1 > fx0 - 0.05) & (z0 < fz1 + 0.05) & (z1 > fz0 - 0.05))
+    has_fl = d.chance("floor_lamp", 0.35) & free
+    fl_wall = np.full(n, BACK)
+    for half, y1 in ((0.13, 0.03), (0.015, fl_h)):
+        x0, x1, z0, z1 = wall_extent(room, fl_wall, fl_u - half, fl_u + half, 0.3 - half, 0.3 + half)
+        front = geo.box(x0, x1, 0.0, y1, z0, z1, lamp_base_rgb)[0]
+        floor_lamp.add(front, has_fl, LAMPS[2])
+    fl_y0 = fl_h - fl_shade_h * 0.8
+    shade = wall_boxes(floor_lamp, fl_wall, fl_u, fl_shade_w / 2, 0.3 - fl_shade_w * 0.45, 0.3 + fl_shade_w * 0.45,
+                       fl_y0, fl_y0 + fl_shade_h, shade_rgb, has_fl, LAMPS[2], taper=shade_taper,
+                       emissive=np.ones(n, dtype=bool), faces=(0, 1))
+    record(LAMPS[2], has_fl, (shade[0], shade[1], 0.0, shade[3], fz0 + 0.05, fz1 - 0.05), shade_rgb)
+    groups.append((floor_lamp, (fx0 + 0.05, fx1 - 0.05, fz0 + 0.05, fz1 - 0.05), has_fl))
+
+    for _, (x0, x1, z0, z1), there in groups[:-1]:
         zm = 0.5 * (z0 + z1)
         soft = np.maximum(cam.f * 0.12 / np.maximum(zm, 0.5), 1.0)
-        shadows.add(horizontal_quad(cam, np.zeros(n), x0 - 0.06, x1 + 0.06, z0 - 0.06, z1 + 0.02), there, -1,
+        shadows.add(geo.floor(x0 - 0.06, x1 + 0.06, z0 - 0.06, z1 + 0.02), there, -1,
                     np.zeros((n, 3)), alpha=0.45, soft=soft)
 
     # Ceiling light and lamp glows are ellipses.
     ceiling_glow, ceiling_disc = _ceiling_light(cam, room, cl_x, cl_z, cl_r, cl_rgb, cl_rim_rgb, has_cl)
     record(CEILING_LIGHT, has_cl, (cl_x - cl_r, cl_x + cl_r, room.height - 0.05, room.height, cl_z - cl_r,
                                    cl_z + cl_r), cl_rgb)
-    lamp_glows = _lamp_glows(cam, room, bed_wall, ns_u, ns_h + lamp_stem, shade_rgb, lamp_present)
+    lamp_glows = _lamp_glows(cam, room, [bed_wall, bed_wall, fl_wall], [*ns_u, fl_u],
+                             [ns_h + lamp_stem, ns_h + lamp_stem, fl_h], shade_rgb, [*lamp_present, has_fl])
 
+    geo.resolve()
+    for quads in [decals, shadows] + [g[0] for g in groups]:
+        quads.finish(geo)
     scene.layers = [
-        Layer("quads", decals.table()),
+        Layer("quads", decals.visible_first()),
         Layer("ellipses", _stack_ellipses([ceiling_glow, *lamp_glows]), glow=True),
         Layer("ellipses", _stack_ellipses(ceiling_disc)),
-        Layer("quads", shadows.table(), labelled=False),
+        Layer("quads", shadows.visible_first(), labelled=False),
         Layer("quads", _sorted_groups(groups)),
     ]
     scene.present, scene.boxes, scene.colours = present, boxes, colours
@@ -554,10 +680,10 @@ def _ceiling_light(cam, room, x, z, r, rgb, rim_rgb, there):
     return glow, [rim, disc]
 
 
-def _lamp_glows(cam, room, wall, us, y, rgb, there):
-    """Warm glow on the wall behind each lamp shade."""
+def _lamp_glows(cam, room, walls, us, ys, rgb, there):
+    """Warm glow on the wall behind each lamp shade (per lamp: wall, along-wall u, height, presence)."""
     out = []
-    for u, lamp in zip(us, there):
+    for wall, u, y, lamp in zip(walls, us, ys, there):
         on_back = wall == BACK
         z = np.where(on_back, room.depth, u)
         x = np.select([on_back, wall == LEFT], [u, -room.left], room.right)
@@ -589,15 +715,12 @@ def _sorted_groups(groups) -> QuadTable:
     in_front &= there[a] & there[b]
     hidden_by = in_front.sum(axis=1)                                                            # [N,G]
     merged = _Quads(n)
-    group_of = []
-    for g, (quads, _, _) in enumerate(groups):
-        merged.items.extend(quads.items)
-        group_of += [g] * len(quads.items)
-    group_of = np.array(group_of)
+    merged.arrays = {k: np.concatenate([g[0].arrays[k] for g in groups]) for k in groups[0][0].arrays}
+    group_of = np.concatenate([np.full(len(g[0]), k) for k, g in enumerate(groups)])
     # Sort key: more groups in front -> earlier; ties keep the canonical order. Quads that paint
     # nothing go last, so that the painter can skip trailing slots nobody in a batch uses.
     m = len(group_of)
-    empty = np.stack([it["x0"] >= OPEN / 2 for it in merged.items], axis=1)                    # [N,M]
+    empty = (merged.arrays["x0"] >= OPEN / 2).T                                                # [N,M]
     key = -hidden_by[:, group_of] * m + np.arange(m)[None, :] + empty * (m * (len(groups) + 2))
     order = np.argsort(key, axis=1, kind="stable")
     return merged.table(order)
