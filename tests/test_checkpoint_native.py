@@ -123,3 +123,17 @@ def test_unsupported_file_lists_supported_formats(tmp_path):
         read_checkpoint(path)
     with pytest.raises(FileNotFoundError):
         read_checkpoint(tmp_path / "absent.ckpt")
+
+
+def test_saved_file_gets_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from conftest import TINY, random_model
+
+    from blobgan_core.checkpoint.native import save_native
+    path = tmp_path / "perm.safetensors"
+    save_native(path, TINY, random_model().state_dict(), None, None)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
