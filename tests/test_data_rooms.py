@@ -1,5 +1,7 @@
 """Procedural bedrooms: determinism, shapes, labels that agree with the object list, perspective."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 import torch
@@ -136,6 +138,23 @@ def test_dataset_items_and_batches():
         ds[10]
     with pytest.raises(IndexError):
         ds.batch([3, 10])
+
+
+def test_background_threads_render_the_same_rooms():
+    ds = RoomDataset(100, size=32, seed=5)
+    threads_before = torch.get_num_threads()
+    expected = [ds.batch([i, i + 1]) for i in range(0, 8, 2)]
+    with ThreadPoolExecutor(2) as pool:
+        got = list(pool.map(lambda i: ds.batch([i, i + 1]), range(0, 8, 2)))
+    for e, g in zip(expected, got):
+        assert torch.equal(e, g)
+    assert torch.get_num_threads() == threads_before
+
+
+def test_empty_request():
+    b = render_rooms([], size=32)
+    assert b.images.shape == (0, 32, 32, 3) and b.labels.shape == (0, 32, 32) and b.objects == []
+    assert RoomDataset(size=32).batch([]).shape == (0, 3, 32, 32)
 
 
 def test_bad_arguments_name_the_problem():

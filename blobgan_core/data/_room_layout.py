@@ -72,6 +72,7 @@ class Scene:
     room: Room
     surfaces: dict                # name -> RGB [N,3] of floor, back/left/right walls, ceiling (lit)
     floor_planks: np.ndarray      # [N] plank width in metres (0 = no planks)
+    grade: np.ndarray             # [N,3] final colour multiplier (exposure and white balance)
     layers: list = field(default_factory=list)
     present: np.ndarray = None    # [N,I] bool per instance slot
     boxes: np.ndarray = None      # [N,I,6] world box (x0, x1, y0, y1, z0, z1) per instance
@@ -90,6 +91,7 @@ class Scene:
             room=Room(room.left[sl], room.right[sl], room.height[sl], room.depth[sl]),
             surfaces={k: v[sl] for k, v in self.surfaces.items()},
             floor_planks=self.floor_planks[sl],
+            grade=self.grade[sl],
             layers=[layer.take(sl) for layer in self.layers],
             present=self.present[sl], boxes=self.boxes[sl], colours=self.colours[sl],
         )
@@ -450,7 +452,9 @@ def build_scene(indices, size: int, seed: int) -> Scene:
         "ceiling": ceiling_rgb,
     }
     planks = np.where(floor_is_wood, U("floor.plank", 0.12, 0.22), 0.0)
-    scene = Scene(cam, room, surfaces, planks)
+    warmth = U("grade.warmth", -0.04, 0.04)
+    grade = U("grade.exposure", 0.88, 1.08)[:, None] * np.stack([1 + warmth, np.ones(n), 1 - warmth], axis=1)
+    scene = Scene(cam, room, surfaces, planks, grade)
 
     # ================= layers, back to front =================
     geo = _Geometry(cam, room, light_x)
@@ -530,8 +534,19 @@ def build_scene(indices, size: int, seed: int) -> Scene:
                has_rug & d.chance("rug.inner", 0.4), RUG, rug_border_rgb)
     record(RUG, has_rug, (rug_x0, rug_x1, 0.0, 0.01, rug_z0, rug_z1), rug_rgb)
 
-    # Contact shadows under the furniture groups (translucent, never labelled).
+    # Translucent, never labelled: sunlight through the window on the floor, then contact shadows
+    # under the furniture groups.
     shadows = _Quads(n)
+    sun_k = U("sun.slope", 0.45, 0.9)
+    sun_shift = (win_top - sill) * U("sun.shift", -0.35, 0.35)
+    sun_x0, sun_x1, sun_z0, sun_z1 = wall_extent(room, win_wall, u0 + sun_shift, u1 + sun_shift, sill * sun_k,
+                                                 win_top * sun_k)
+    sun_z0 = np.maximum(sun_z0, 0.5)
+    sun_strength = np.select([sky_kind == 0, sky_kind == 1], [0.35, 0.2], 0.0)
+    sunlit_floor = np.clip(floor_rgb * 1.6 + 0.08, 0, 1)      # a brighter floor keeps its hue
+    shadows.add(geo.floor(sun_x0, sun_x1, sun_z0, sun_z1), has_win & (sun_z1 > sun_z0), -1,
+                sunlit_floor, alpha=sun_strength,
+                soft=np.maximum(cam.f * 0.08 / np.maximum(0.5 * (sun_z0 + sun_z1), 0.5), 1.0))
 
     # ---- furniture groups ----
     groups = []          # (quads, footprint (x0, x1, z0, z1), present)

@@ -215,7 +215,7 @@ def _paint_chunk(scene: Scene, track_owner: bool) -> Painter:
     size = cam.size
     centre = (torch.arange(size, dtype=torch.float32) + 0.5) / size - 0.5
     vignette = 1.0 - 0.35 * (centre[:, None] ** 2 + centre[None, :] ** 2)
-    painter.image.mul_(vignette)
+    painter.image.mul_(vignette).mul_(_torch_col(scene.grade)[:, :, None, None])
     return painter
 
 
@@ -388,7 +388,3 @@ def main(argv=None):
     parser.add_argument("--start", type=int, default=0, help="index of the first room")
     args = parser.parse_args(argv)
     print(save_samples(args.path, n=args.n, size=args.size, seed=args.seed, start=args.start))
-
-
-if __name__ == "__main__":
-    main()
