@@ -1,11 +1,12 @@
 """Anti-aliased painter for convex quads and ellipses on a batch of images (torch, CPU).
 
-Coverage is analytic: a convex quad is the intersection of two pixel bands and two half-planes;
-the coverage of a pixel is ``clamp(d + 0.5, 0, 1)`` where ``d`` is the smallest signed distance (in
-pixels) from the pixel centre to the quad's edges, which is a box-filtered edge without any
-supersampling. Every distance splits into a per-column part [N,1,W] and a per-row part [N,H,1], so
-each full-image operation is one broadcast add, which keeps thousands of 64 px images per second
-on one core.
+Coverage is analytic, without supersampling: a convex quad is the intersection of a column band,
+a row band and two half-planes. A band's coverage is the exact overlap of the pixel (a unit box)
+with the band, so slivers thinner than a pixel stay faint; the two half-planes give
+``clamp(min(d1, d2) + 0.5, 0, 1)`` with ``d`` the signed distance in pixels from the pixel centre;
+the three factors multiply (exact for rectangles, including their corners). Every distance splits
+into a per-column part [N,1,W] and a per-row part [N,H,1], so each full-image operation is one
+broadcast add, which keeps thousands of 64 px images per second on one core.
 
 Half-planes are written relative to the vanishing point (vx, vy): ``s = a*dy + b*dx + c`` with
 ``dx = px - vx`` and ``dy = py - vy``; a line through the vanishing point has ``c = 0``.
@@ -22,8 +23,6 @@ import torch
 
 # A band or half-plane that never clips: its distance to every pixel is this large.
 OPEN = 1.0e6
-# Column windows wider than this fraction of the image are widened to full rows (see _windows).
-NARROW = 1.0
 
 
 def _column(values: np.ndarray) -> torch.Tensor:

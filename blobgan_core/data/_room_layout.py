@@ -5,7 +5,7 @@ depends only on (seed, index). The result is a ``Scene``: the room shell's colou
 list of primitive layers for ``_raster.Painter`` and per-instance metadata (kind, 3-D box, colour).
 
 Furniture stands in *groups* (the bed with its pillows and covers; each nightstand with its lamp;
-the wardrobe). The groups' paint order is decided per image from their floor footprints, so that a
+the wardrobe; a floor lamp). The groups' paint order is decided per image from their floor footprints, so that a
 nearer group always covers a farther one whatever the camera position.
 """
 
@@ -58,7 +58,8 @@ class Layer:
     labelled: bool = True         # quads: write the owner map
     glow: bool = False            # ellipses: soft glow instead of a solid disc
 
-    def take(self, sl: slice) -> Layer:
+    def take(self, sl) -> Layer:
+        """The images ``sl`` (a slice or an index array) of this layer."""
         if self.kind == "quads":
             table = QuadTable(**{k: v[:, sl] for k, v in self.table.arrays.items()})
         else:
@@ -101,7 +102,8 @@ class _Geometry:
     """Quad requests of the whole scene, computed in bulk.
 
     The layout's cost is per numpy call, not per element, so every wall decal, floor decal and box
-    of the scene is computed together on [K,N] arrays; ``quad(ref)`` then hands out one [N] slice.
+    of the scene is computed together on [K,N] arrays; _Quads.finish then gathers the rows it asked
+    for, in paint order.
     """
 
     def __init__(self, cam: Camera, room: Room, light_x: np.ndarray):
