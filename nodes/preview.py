@@ -43,7 +43,7 @@ import torch
 from PIL import Image
 
 from blobgan_core.edits import EditError, parse_edits
-from blobgan_core.images import to_uint8, unit_to_uint8
+from blobgan_core.images import to_comfy_image, to_uint8, unit_to_uint8
 from blobgan_core.scene import Scene
 from blobgan_core.scene_info import scene_info
 
@@ -84,7 +84,8 @@ class PreviewError(Exception):
 @dataclass(frozen=True)
 class _Entry:
     model: weakref.ref         # the model is not kept alive by the cache: ComfyUI decides when it goes
-    scene: Scene               # batch item 0 only, with a placeholder model (see remember_scene)
+    scene: Scene               # batch item 0 only, with a placeholder model
+    source: Scene | None       # the Edit Blob node's source_scene (item 0), which restyle edits read
 
 
 class SceneCache:
@@ -101,16 +102,16 @@ class SceneCache:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
-    def put(self, node_id: str, scene: Scene) -> None:
-        item = Scene(_DETACHED, scene.layout.select(0).detach(), scene.noise_seed, scene.ids)
-        entry = _Entry(weakref.ref(scene.model), item)
+    def put(self, node_id: str, scene: Scene, source: Scene | None = None) -> None:
+        entry = _Entry(weakref.ref(scene.model), _first_item(scene), None if source is None else _first_item(source))
         with self._lock:
             self._entries[node_id] = entry
             self._entries.move_to_end(node_id)
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
 
-    def get(self, node_id: str) -> Scene | None:
+    def get(self, node_id: str) -> tuple[Scene, Scene | None] | None:
+        """(scene, source scene or None), or None when nothing (or nothing alive) is remembered."""
         with self._lock:
             entry = self._entries.get(node_id)
             if entry is None:
@@ -121,7 +122,7 @@ class SceneCache:
                 return None
             self._entries.move_to_end(node_id)
         s = entry.scene
-        return Scene(model, s.layout, s.noise_seed, s.ids)
+        return Scene(model, s.layout, s.noise_seed, s.ids), entry.source
 
     def discard(self, node_id: str) -> None:
         with self._lock:
@@ -144,21 +145,50 @@ _DETACHED = _Detached()
 _scenes = SceneCache()
 
 
-def remember_scene(node_id, scene: Scene) -> None:
-    """Keep ``scene`` (batch item 0) as the scene node ``node_id`` edits, for the preview route. Called
-    by the Edit Blob and Drag Points nodes on every run; never raises (a failure only disables previews)."""
+def _first_item(scene: Scene) -> Scene:
+    # only layouts and ids are kept; restyle reads nothing else from a source scene
+    return Scene(_DETACHED, scene.layout.select(0).detach(), scene.noise_seed, scene.ids)
+
+
+def remember_scene(node_id, scene: Scene, source: Scene | None = None) -> None:
+    """Keep ``scene`` (batch item 0) as the scene node ``node_id`` edits, for the preview route, with the
+    scene restyle edits take vectors from (Edit Blob's ``source_scene``), if any. Called by the Edit Blob
+    and Drag Points nodes on every run; never raises (a failure only disables previews)."""
     if node_id is None:
         return
     try:
         key = check_node_id(str(node_id))
-        _scenes.put(key, scene)
+        _scenes.put(key, scene, source)
     except Exception as e:  # previews are a convenience: the node's own work must go on
         log.warning("BlobGAN: live preview unavailable for node %r: %s", node_id, e)
 
 
+def editor_ui(node_id, scene: Scene, render: bool = True, source: Scene | None = None) -> dict:
+    """What the Edit Blob and Drag Points nodes add to their ``ui`` for the editor widget, after
+    remembering ``scene`` for the preview route: ``{"blobgan_scene": [SceneInfo], "blobgan_image":
+    [temp file entry]}`` for batch item 0 of the input scene (its blob geometry and its render; with
+    ``render=False`` only the geometry, for a node that sends the input render itself). Outside ComfyUI
+    there is no temp folder, so ``blobgan_image`` is empty. Never raises: without the widget's data the
+    node still does its work (the failure is logged)."""
+    remember_scene(node_id, scene, source)
+    try:
+        item = scene if scene.layout.batch == 1 else scene.with_layout(scene.layout.select(0), scene.ids)
+        ui = {"blobgan_scene": [scene_info(item)]}
+        if render:
+            comfy.prepare(scene.model)
+            with torch.inference_mode():
+                image = to_comfy_image(scene.model.render(item.layout, noise=item.noise_seed))  # [1,R,R,3]
+            ui["blobgan_image"] = comfy.save_previews(image, prefix="blobgan_editor")
+        return ui
+    except Exception as e:
+        log.warning("BlobGAN: no editor data for node %r: %s", node_id, e)
+        return {}
+
+
 def cached_scene(node_id: str) -> Scene | None:
     """The scene remembered for ``node_id`` (batch item 0), or None."""
-    return _scenes.get(node_id)
+    found = _scenes.get(node_id)
+    return None if found is None else found[0]
 
 
 def forget_scenes() -> None:
@@ -264,16 +294,17 @@ def _lock_for(model) -> threading.Lock:
         return lock
 
 
-def render_preview(scene: Scene, edits, *, max_side: int | None = None, overlay: bool = False,
-                   fmt: str = "png") -> Preview:
-    """Apply ``edits`` (ids of ``scene``) to batch item 0 of ``scene`` and encode its render.
+def render_preview(scene: Scene, edits, *, source: Scene | None = None, max_side: int | None = None,
+                   overlay: bool = False, fmt: str = "png") -> Preview:
+    """Apply ``edits`` (ids of ``scene``; restyles read ``source``) to batch item 0 of ``scene`` and
+    encode its render.
 
     Blocking (it runs the decoder): call it from a worker thread. Raises EditError for edits that do not
-    fit the scene (e.g. an unknown blob id).
+    fit the scene (e.g. an unknown blob id, or a restyle without a source scene).
     """
     start = time.perf_counter()
     item = scene if scene.layout.batch == 1 else scene.with_layout(scene.layout.select(0), scene.ids)
-    edited = edit_scene(item, edits)
+    edited = edit_scene(item, edits, source)
     model = scene.model
     with torch.inference_mode():
         pixels = to_uint8(model.render(edited.layout, noise=edited.noise_seed))[0]      # [R,R,3] uint8
@@ -324,15 +355,16 @@ def handle_preview(payload) -> tuple[int, dict]:
     try:
         request = parse_request(payload)
         ticket = _claim(request.node_id)
-        scene = cached_scene(request.node_id)
-        if scene is None:
+        found = _scenes.get(request.node_id)
+        if found is None:
             raise PreviewError(404, f"no scene for node {request.node_id} yet: queue the workflow once to "
                                     "enable live preview", "node_id")
+        scene, source = found
         with _lock_for(scene.model):
             if _overtaken(request.node_id, ticket):
                 raise PreviewError(409, "overtaken by a newer preview request for this node")
             try:
-                preview = render_preview(scene, request.edits, max_side=request.max_side,
+                preview = render_preview(scene, request.edits, source=source, max_side=request.max_side,
                                          overlay=request.overlay, fmt=request.format)
             except EditError as e:
                 raise PreviewError(400, str(e), "edits") from None

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from conftest import random_model
 from PIL import Image
 
@@ -110,7 +109,8 @@ def test_the_body_decoder_refuses_nan_and_non_json():
 def test_the_cache_keeps_the_most_recently_used_scenes(scene):
     cache = preview.SceneCache(capacity=2)
     cache.put("1", scene)
-    cache.put("2", scene)
+    cache.put("2", scene, source=scene)
+    assert cache.get("1")[1] is None and cache.get("2")[1].layout.batch == 1
     assert cache.get("1") is not None  # 1 is now the most recent
     cache.put("3", scene)
     assert cache.get("2") is None and cache.get("1") is not None and cache.get("3") is not None
@@ -123,7 +123,7 @@ def test_the_cache_keeps_batch_item_0_and_not_the_model():
     model = random_model(seed=3)
     cache = preview.SceneCache()
     cache.put("4", Scene(model, model.sample_layout(seed=1, batch=3), noise_seed=1))
-    got = cache.get("4")
+    got, _ = cache.get("4")
     assert got.layout.batch == 1 and got.model is model and got.noise_seed == 1
     del model, got
     gc.collect()
@@ -136,6 +136,17 @@ def test_remember_scene_never_raises(scene):
     assert preview.cached_scene("../x") is None
     preview.remember_scene(7, scene)       # ComfyUI's UNIQUE_ID is a string, but be lenient
     assert preview.cached_scene("7") is not None
+
+
+def test_editor_ui_remembers_the_scene_and_describes_item_0(scene):
+    ui = preview.editor_ui("11", scene)
+    assert ui["blobgan_scene"] == [scene_info(scene)]
+    assert ui["blobgan_image"] == []  # no temp folder outside ComfyUI
+    assert preview.cached_scene("11") is not None
+    assert preview.editor_ui("11", scene, render=False) == {"blobgan_scene": [scene_info(scene)]}
+    # a scene the widget cannot show costs the node nothing but the editor data
+    broken = scene.with_layout(scene.layout.replace(xs=scene.layout.xs * float("nan")), scene.ids)
+    assert preview.editor_ui("12", broken) == {}
 
 
 # -- scene info -------------------------------------------------------------------------------------
@@ -199,6 +210,21 @@ def test_the_preview_is_the_render_a_run_would_make(scene):
     assert body["scene"] == scene_info(scene)
     unedited = decode(preview.handle_preview({"node_id": "5", "edits": "[]"})[1])
     assert np.abs(unedited.astype(int) - expected.astype(int)).max() > 0
+
+
+def test_restyle_previews_read_the_remembered_source_scene(scene, model):
+    source = Scene(model, model.sample_layout(seed=9, batch=2), noise_seed=9)
+    restyle = [{"op": "restyle", "blob": 0, "source_blob": 1}]
+    preview.remember_scene("5", scene)
+    status, body = preview.handle_preview({"node_id": "5", "edits": restyle})
+    assert status == 400 and "source_scene" in body["error"]
+    preview.remember_scene("5", scene, source)
+    status, body = preview.handle_preview({"node_id": "5", "edits": restyle})
+    assert status == 200, body
+    item = scene.with_layout(scene.layout.select(0), scene.ids)
+    source0 = source.with_layout(source.layout.select(0), source.ids)  # item 0 restyles item 0
+    expected = to_uint8(model.render(edit_scene(item, restyle, source0).layout, noise=scene.noise_seed))[0]
+    np.testing.assert_array_equal(decode(body), expected)
 
 
 def test_formats_size_and_overlay(scene):

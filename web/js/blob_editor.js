@@ -70,11 +70,14 @@ function findWidget(node, name) {
     return node.widgets?.find((w) => w.name === name) ?? null;
 }
 
-/** Hide (or show again) a STRING widget in every frontend generation we know of. */
+/**
+ * Hide (or show again) a STRING widget. `widget.hidden` is what the classic canvas and the Vue nodes
+ * of current frontends read. The experimental Vue nodes of older frontends (1.27) read only
+ * `options.hidden` and mount no DOM widgets at all: leaving `options.hidden` alone keeps the JSON text
+ * editable there, as the only way to edit. The size override is for older classic canvases.
+ */
 function setWidgetHidden(widget, hidden) {
     widget.hidden = hidden;
-    widget.options = widget.options ?? {};
-    widget.options.hidden = hidden;
     if (hidden) {
         if (!widget.blobganComputeSize) widget.blobganComputeSize = widget.computeSize ?? null;
         widget.computeSize = () => [0, -4];
@@ -93,6 +96,18 @@ function fitNodeToEditor(node) {
     const width = Math.max(node.size[0], min[0], MIN_NODE_WIDTH);
     const height = Math.max(node.size[1], min[1]);
     if (width !== node.size[0] || height !== node.size[1]) node.setSize?.([width, height]);
+}
+
+/**
+ * Tell the workflow's change tracker (undo history, "modified" dot) that a widget changed. It looks on
+ * mouseup and keydown by itself, but the editor's pointer gestures send no mouse events and its keys
+ * are typed into a text field, which the tracker ignores. Newer frontends name the method
+ * captureCanvasState, older ones checkState; without either, nothing happens.
+ */
+function noteGraphChange() {
+    const tracker = comfyApp.extensionManager?.workflow?.activeWorkflow?.changeTracker;
+    if (typeof tracker?.captureCanvasState === "function") tracker.captureCanvasState();
+    else if (typeof tracker?.checkState === "function") tracker.checkState();
 }
 
 function previewFetcher(body, signal) {
@@ -179,6 +194,7 @@ class NodeEditor {
         }
         this.node.setDirtyCanvas?.(true, true);
         comfyApp.graph?.setDirtyCanvas?.(true, true);
+        noteGraphChange();
     }
 
     /** Typing into the (shown) JSON widget updates the canvas as one undoable step. */
@@ -215,7 +231,8 @@ class NodeEditor {
     /** `ui` of a run: the input scene's geometry and its render. */
     onExecuted(output) {
         const info = output?.blobgan_scene?.[0];
-        const image = output?.blobgan_image?.[0];
+        // Drag Points sends its input render as `drag_source` (all scenes of the batch; the first is ours).
+        const image = output?.blobgan_image?.[0] ?? output?.drag_source?.[0];
         try {
             if (info) this.canvas.setScene(info);
         } catch (err) {

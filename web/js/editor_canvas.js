@@ -129,15 +129,29 @@ export class BlobEditorCanvas {
             boxSizing: "border-box", overflow: "hidden", background: "#1b1b1b", borderRadius: "4px",
         });
         const canvas = document.createElement("canvas");
-        canvas.tabIndex = 0;
-        canvas.setAttribute("aria-label", this.mode === "blobs" ? "Blob editor" : "Drag points editor");
+        canvas.setAttribute("aria-hidden", "true");
         Object.assign(canvas.style, {
             position: "absolute", left: "0", top: "0", width: "100%", height: "100%", outline: "none",
             touchAction: "none", display: "block",
         });
-        root.appendChild(canvas);
+        // Keys go to a read-only, invisible <textarea> that takes the focus when the canvas is
+        // pressed: ComfyUI leaves text fields alone (its window-level capture listener for
+        // Ctrl+Z/Ctrl+Y would otherwise undo graph changes, and its shortcuts would fire), and it
+        // gives the editor a focus that screen readers can name.
+        const keys = document.createElement("textarea");
+        keys.readOnly = true;
+        keys.tabIndex = 0;
+        keys.setAttribute("aria-label", this.mode === "blobs" ? "Blob editor" : "Drag points editor");
+        keys.setAttribute("autocomplete", "off");
+        keys.spellcheck = false;
+        Object.assign(keys.style, {
+            position: "absolute", left: "0", top: "0", width: "1px", height: "1px", padding: "0", border: "0",
+            opacity: "0", resize: "none", overflow: "hidden", pointerEvents: "none", caretColor: "transparent",
+        });
+        root.append(canvas, keys);
         this.element = root;
         this.canvas = canvas;
+        this.keyTarget = keys;
         this.ctx = canvas.getContext("2d");
 
         this._listeners = [];
@@ -154,12 +168,13 @@ export class BlobEditorCanvas {
         });
         on(canvas, "wheel", (e) => this._onWheel(e), { passive: false });
         on(canvas, "contextmenu", (e) => this._onContextMenu(e));
-        on(canvas, "keydown", (e) => this._onKeyDown(e));
+        on(keys, "keydown", (e) => this._onKeyDown(e));
+        for (const type of ["keyup", "keypress", "paste", "cut", "copy"]) on(keys, type, (e) => e.stopPropagation());
         on(canvas, "dblclick", (e) => e.stopPropagation());
         // The graph underneath must not start a node drag or a selection from our pointer events.
         for (const type of ["mousedown", "mouseup", "click"]) on(root, type, (e) => e.stopPropagation());
-        on(canvas, "focus", () => this.render());
-        on(canvas, "blur", () => this.render());
+        on(keys, "focus", () => this.render());
+        on(keys, "blur", () => this.render());
 
         if (typeof ResizeObserver !== "undefined") {
             this._resizeObserver = new ResizeObserver(() => this._syncCanvasSize());
@@ -320,6 +335,11 @@ export class BlobEditorCanvas {
     select(ids) {
         this.selection = new Set([...ids].filter((id) => this.scene && id >= 0 && id < this.scene.blobs.length));
         this.render();
+    }
+
+    /** Give the editor the keyboard focus. */
+    focus() {
+        this.keyTarget.focus({ preventScroll: true });
     }
 
     /** Status line text (and level: "info" | "warn" | "error"). */
@@ -554,7 +574,7 @@ export class BlobEditorCanvas {
         this.closeMenu?.();
         if (e.button !== 0) return; // right button: the contextmenu event handles it
         e.preventDefault();
-        this.canvas.focus({ preventScroll: true });
+        this.focus();
         const rect = this.imageRect();
         if (!rect) return;
         this._endWheelSession();
@@ -796,7 +816,7 @@ export class BlobEditorCanvas {
     _onContextMenu(e) {
         e.preventDefault();
         e.stopPropagation();
-        this.canvas.focus({ preventScroll: true });
+        this.focus();
         const rect = this.imageRect();
         const p = this._eventPoint(e);
         if (this.mode === "points") {
@@ -823,7 +843,7 @@ export class BlobEditorCanvas {
         const refocus = items.map((item) => (item.action ? {
             ...item,
             action: () => {
-                this.canvas.focus({ preventScroll: true });
+                this.focus();
                 item.action();
             },
         } : item));
@@ -1090,7 +1110,7 @@ export class BlobEditorCanvas {
             ctx.fillText(NO_SCENE_MESSAGE, canvas.width / 2, (canvas.height - STATUS_HEIGHT * r) / 2);
         }
         this._drawStatus();
-        if (document.activeElement === canvas) {
+        if (document.activeElement === this.keyTarget) {
             ctx.strokeStyle = "rgba(120,170,255,0.7)";
             ctx.lineWidth = 2 * r;
             ctx.strokeRect(r, r, canvas.width - 2 * r, canvas.height - 2 * r);
