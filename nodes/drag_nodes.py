@@ -114,7 +114,7 @@ class DragPoints:
         model = scene.model
         comfy.prepare(model)
         bar = comfy.Progress(n * max(int(steps), 1))
-        layouts, images, frames, finals = [], [], [], []
+        layouts, images, originals, frames, finals = [], [], [], [], []
         for i in range(n):
             done = [0]
 
@@ -135,17 +135,22 @@ class DragPoints:
             except PointsError as e:
                 name = "targets" if str(e).startswith("targets") else "handles"
                 raise input_error(NODE, name, str(e)) from None
+            original = result.frames[:1] if result.frames is not None else _render(model, scene, i)
             layouts.append(result.layout)
             images.append(result.image)
-            frames.append(result.frames if result.frames is not None else _before_after(model, scene, i, result))
+            originals.append(original)
+            frames.append(result.frames if result.frames is not None else torch.cat([original, result.image]))
             finals.append(points_json(result.handles))
 
         edited = scene.with_layout(type(scene.layout).cat(layouts), ids=scene.ids)
         image = to_comfy_image(torch.cat(images))
         animation = to_comfy_image(torch.cat(frames))
         final_handles = finals[0] if n == 1 else "[" + ",".join(finals) + "]"
-        previews = comfy.save_previews(image, prefix="blobgan_drag")
-        return {"ui": {"images": previews}, "result": (edited, image, final_handles, animation)}
+        # "images": the result, as any preview; "drag_source": the input scene, which the points refer to
+        # (the points widget draws them over it)
+        ui = {"images": comfy.save_previews(image, prefix="blobgan_drag"),
+              "drag_source": comfy.save_previews(to_comfy_image(torch.cat(originals)), prefix="blobgan_drag_src")}
+        return {"ui": ui, "result": (edited, image, final_handles, animation)}
 
 
 def _cancelled() -> bool:
@@ -168,6 +173,5 @@ def _split_mask(mask, n: int) -> list:
 
 
 @torch.no_grad()
-def _before_after(model, scene, i: int, result) -> torch.Tensor:
-    before = model.render(scene.layout.select(i), noise=scene.noise_seed)
-    return torch.cat([before, result.image])
+def _render(model, scene, i: int) -> torch.Tensor:
+    return model.render(scene.layout.select(i), noise=scene.noise_seed)

@@ -214,8 +214,10 @@ def drag(
         if optimize_features and feature_pull > 0:
             loss = loss + feature_pull * params.feature_pull()
         record["loss"] = loss.item()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        # gradients for the blob parameters only: a model with trainable weights keeps its .grad untouched
+        trainable = [p for group in groups for p in group["params"]]
+        for p, g in zip(trainable, torch.autograd.grad(loss, trainable, allow_unused=True)):
+            p.grad = g
         optimizer.step()
         params.project()
         taken += 1
