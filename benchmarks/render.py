@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
 from blobgan_core import BlobGANConfig, load_model  # noqa: E402
 from blobgan_core.generator import BlobGAN  # noqa: E402
@@ -105,27 +105,37 @@ def main(argv=None) -> int:
             if a.official_repo and device.type == "cpu" and dtype == torch.float32:
                 official = load_official(a.official_repo, model)
             for batch in a.batches:
-                layout = model.sample_layout(seed=0, batch=batch)
-                noise = model.noise(0)
-                with torch.no_grad():
-                    ms = time_ms(lambda: model.generator(layout, noise), device, a.repeats) / batch
-                    ref_ms = time_ms(lambda: model.generator(layout, noise, impl="ref"), device,
-                                     max(1, a.repeats // 2)) / batch
-                gflops = conv_flops(c) / ms / 1e6
-                line = (f"  batch {batch}: {ms:8.1f} ms/image  ({gflops:.0f} GFLOP/s = {gflops / ceiling:.0%} of "
-                        f"ceiling); reference formulas {ref_ms:.1f} ms/image")
-                if official is not None:
-                    off_ms = time_ms(lambda: official(layout, noise), device, max(1, a.repeats // 2)) / batch
-                    line += f"; official {off_ms:.1f} ms/image; ours/official = {ms / off_ms:.2f}"
-                print(line)
+                print(time_batch(model, official, batch, device, a.repeats, ceiling))
     return 0
 
 
-def load_official(repo: str, model: BlobGAN):
-    """A callable (layout, noise) -> image running the official decoder on our model's weights."""
-    from official_reference import load_official_decoder  # benchmarks/official_reference.py
+def time_batch(model: BlobGAN, official, batch: int, device, repeats: int, ceiling: float) -> str:
+    """One result line: ours (fast and reference paths) and, when given, the official generator."""
+    z = model.make_z(seed=0, batch=batch)
+    noise = model.noise(0)
 
-    return load_official_decoder(repo, model)
+    def ours(impl="fast"):
+        # the whole generator, as the official gen(z) times it: layout network, splat, decoder
+        return model.generator(model.sample_layout(z=z, truncation=0.4), noise, impl=impl)
+
+    with torch.no_grad():
+        ms = time_ms(ours, device, repeats) / batch
+        ref_ms = time_ms(lambda: ours("ref"), device, max(1, repeats // 2)) / batch
+    gflops = conv_flops(model.config) / ms / 1e6
+    line = (f"  batch {batch}: {ms:8.1f} ms/image  ({gflops:.0f} GFLOP/s = {gflops / ceiling:.0%} of "
+            f"ceiling); reference formulas {ref_ms:.1f} ms/image")
+    if official is not None:
+        off_ms = time_ms(lambda: official.render(z, noise, 0.4, model.mean_latent), device, repeats) / batch
+        line += f"; official {off_ms:.1f} ms/image; ours/official = {ms / off_ms:.2f}"
+    return line
+
+
+def load_official(repo: str, model: BlobGAN):
+    """The official generator (benchmarks/official_reference.py) holding our model's weights."""
+    from official_hparams import official_hparams
+    from official_reference import load_official_generator
+
+    return load_official_generator(repo, official_hparams(model.config), model.state_dict())
 
 
 if __name__ == "__main__":
