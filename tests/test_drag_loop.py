@@ -102,3 +102,11 @@ def test_bad_inputs_are_named(scene):
         drag(scene, HANDLES, TARGETS, layer="convs.9")
     with pytest.raises(ValueError, match="steps must be an integer"):
         drag(scene, HANDLES, TARGETS, steps=-1)
+
+
+def test_a_half_precision_model_drags_in_float32_and_keeps_its_dtype():
+    model = random_model().to(dtype=torch.bfloat16)
+    layout = known_layout(model).to(dtype=torch.bfloat16)
+    r = drag(model, HANDLES, TARGETS, layout=layout, steps=2)
+    assert r.layout.xs.dtype == torch.bfloat16 and r.image.dtype == torch.float32
+    assert bool(torch.isfinite(r.handles).all())

@@ -125,7 +125,9 @@ def drag(
     started = time.perf_counter()
     model, layout, noise = _resolve_subject(scene_or_model, layout, noise)
     res = model.resolution
-    device, dtype = model.device, model.dtype
+    # blob geometry, features and points are handled in float32 whatever the model's dtype (Adam and the
+    # covariance algebra need the precision); only the decoder runs in the model's dtype
+    device, dtype, model_dtype = model.device, torch.float32, model.dtype
     hs, ts = parse_drag_points(handles, targets)
     check_inside(hs, res, "handles")
     check_inside(ts, res, "targets")
@@ -141,19 +143,23 @@ def drag(
     if layer not in layer_names(model.config):
         raise ValueError(f"layer must be one of {', '.join(layer_names(model.config))}; got {layer!r}")
 
+    input_dtype = layout.xs.dtype
     layout = layout.to(device, dtype).detach()
     noise_list = model.resolve_noise(noise)
     handles0 = points_tensor(hs, device, dtype)
     target_px = points_tensor(ts, device, dtype)
     mask_img = _prepare_mask(mask, res, device, dtype)
 
+    def features(lay: Layout) -> torch.Tensor:
+        return decoder_features(model, lay.to(dtype=model_dtype), noise_list, layer)[0].float()
+
     def render_image(lay: Layout) -> torch.Tensor:
         with torch.no_grad():
-            return model.generator(lay, noise=noise_list)
+            return model.generator(lay.to(dtype=model_dtype), noise=noise_list).float()
 
     frames = [render_image(layout)] if every else []
     with torch.no_grad():
-        fmap0 = decoder_features(model, layout, noise_list, layer)[0]
+        fmap0 = features(layout)
     refs = reference_features(fmap0, handles0, res)
     fixed = fixed_region(mask_img, fmap0.shape[-1]) if mask_img is not None and lam > 0 else None
 
@@ -184,7 +190,7 @@ def drag(
         lay = params.layout()
         need_grad = taken < steps and bool(involved)
         with torch.set_grad_enabled(need_grad):
-            fmap = decoder_features(model, lay, noise_list, layer)[0]
+            fmap = features(lay)
         new_frame = params.frames()
         predicted = _carry(current / res, carriers, frame, new_frame) * res
         frame = new_frame
@@ -238,7 +244,8 @@ def drag(
     if every:
         frames.append(image)
     return DragResult(
-        layout=final, handles=current.detach(), targets=target_px, image=image if render else None,
+        layout=final.to(dtype=input_dtype), handles=current.detach(), targets=target_px,
+        image=image if render else None,
         frames=torch.cat(frames) if frames else None, history=history, closed_form_layout=cf.layout,
         owners=cf.ownership.blob, involved=involved, fits=cf.fits, steps=taken, converged=converged,
         interrupted=interrupted, seconds=time.perf_counter() - started)
