@@ -24,7 +24,17 @@ const NODE_MODES = {
 const comfyApp = window.comfyAPI?.app?.app;
 const comfyApi = window.comfyAPI?.api?.api;
 
+/** Live editors, so that run events can reach the ones still waiting for their scene. */
+const liveEditors = new Set();
+
 if (comfyApp && comfyApi) {
+    // A run that fails in a node (e.g. Drag Points without points yet) sends that node no `executed`,
+    // but the node remembered its input scene for the preview route first: fetch it from there.
+    for (const event of ["execution_success", "execution_error", "execution_interrupted"]) {
+        comfyApi.addEventListener(event, () => {
+            for (const editor of liveEditors) if (!editor.canvas.baseScene) editor.canvas.refresh();
+        });
+    }
     comfyApp.registerExtension({
         name: EXTENSION_NAME,
         beforeRegisterNodeDef(nodeType, nodeData) {
@@ -166,6 +176,7 @@ class NodeEditor {
         // is positional and must hold only the backend inputs.
         this.widget.serialize = false;
         this.loadFromWidgets();
+        liveEditors.add(this);
     }
 
     /** The hidden widgets hold the truth: load them into the canvas (history starts over). */
@@ -246,6 +257,7 @@ class NodeEditor {
     }
 
     destroy() {
+        liveEditors.delete(this);
         this.canvas.destroy();
     }
 }

@@ -924,6 +924,7 @@ export class BlobEditorCanvas {
                 return run(() => this.removeSelected());
             case "Escape":
                 return run(() => {
+                    if (this.closeMenu) return this.closeMenu();
                     this.selection.clear();
                     this.selectedPair = -1;
                     this.render();

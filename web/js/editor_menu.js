@@ -93,12 +93,12 @@ export function openMenu(items, clientX, clientY, { onClose } = {}) {
         window.removeEventListener("wheel", close, true);
         onClose?.();
     }
-    // Listen from the next tick, so the event that opened the menu does not close it.
+    doc.addEventListener("keydown", onKey, true);
+    window.addEventListener("blur", close);
+    // Pointer listeners from the next tick, so the event that opened the menu does not close it.
     setTimeout(() => {
         if (closed) return;
         doc.addEventListener("pointerdown", onOutside, true);
-        doc.addEventListener("keydown", onKey, true);
-        window.addEventListener("blur", close);
         window.addEventListener("wheel", close, true);
     }, 0);
     return close;
