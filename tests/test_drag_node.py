@@ -76,3 +76,18 @@ def test_the_pack_registers_the_node(monkeypatch):
     spec.loader.exec_module(pack)
     assert pack.NODE_DISPLAY_NAME_MAPPINGS["BlobGANDragPoints"] == "Drag Points"
     assert pack.NODE_CLASS_MAPPINGS["BlobGANDragPoints"].__name__ == "DragPoints"
+
+
+def test_drag_points_runs_under_inference_mode_as_in_comfyui():
+    # ComfyUI executes every node (the loader and the sampler too) under torch.inference_mode()
+    with torch.inference_mode():
+        model = random_model()
+        inference_scene = Scene(model, known_layout(model), noise_seed=1)
+        assert next(model.parameters()).is_inference() and inference_scene.layout.xs.is_inference()
+        edited, image, final_handles, _ = DragPoints().drag(
+            inference_scene, "[[16, 16]]", "[[19, 15]]", steps=3)["result"]
+    model = random_model()
+    plain = DragPoints().drag(Scene(model, known_layout(model), noise_seed=1), "[[16, 16]]", "[[19, 15]]",
+                              steps=3)["result"]
+    assert torch.equal(image, plain[1]) and final_handles == plain[2]
+    assert torch.equal(edited.layout.xs, plain[0].layout.xs)

@@ -14,7 +14,9 @@ Deterministic: nothing random is drawn, and the feature sampling has a determini
 
 from __future__ import annotations
 
+import functools
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -82,7 +84,7 @@ def _prepare_mask(mask: torch.Tensor | None, size: int, device, dtype) -> torch.
         raise ValueError(f"mask must be [H,W] or [1,H,W] (1 = region allowed to change); got {list(mask.shape)}")
     if tuple(m.shape) != (size, size):
         m = F.interpolate(m[None, None], size=(size, size), mode="bilinear", align_corners=False)[0, 0]
-    m = m.clamp(0, 1)
+    m = m.clamp(0, 1).clone()
     # as in the official renderer, only a mask with both regions constrains anything: an all-ones mask
     # allows every change, and an all-zeros one (e.g. LoadImage's mask of an image without alpha) would
     # forbid the drag itself
@@ -90,6 +92,38 @@ def _prepare_mask(mask: torch.Tensor | None, size: int, device, dtype) -> torch.
     return None if bool(inside.all()) or not bool(inside.any()) else m
 
 
+def _outside_inference_mode(fn):
+    """Run ``fn`` with autograd available even when called under ``torch.inference_mode`` (ComfyUI runs
+    every node that way): the drag needs gradients with respect to the layout."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with torch.inference_mode(False), torch.enable_grad():
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+# model -> a copy whose weights are ordinary tensors, for models loaded under inference_mode (see below)
+_AUTOGRAD_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _autograd_ready(model: BlobGAN) -> BlobGAN:
+    """``model``, or (if its weights are inference tensors, as when it was loaded inside ComfyUI) a cached
+    copy with ordinary weight tensors: backward passes through a convolution must save its weight, which
+    autograd refuses for inference tensors. The copy costs the model's memory once."""
+    if not any(t.is_inference() for t in (*model.parameters(), *model.buffers())):
+        return model
+    copy = _AUTOGRAD_COPIES.get(model)
+    if copy is None or copy.device != model.device or copy.dtype != model.dtype:
+        with torch.device("meta"):
+            copy = BlobGAN(model.config)
+        copy = copy.to_empty(device=model.device).to(dtype=model.dtype)
+        copy.load_state_dict({k: v.clone() for k, v in model.state_dict().items()})
+        copy.eval().requires_grad_(False)
+        _AUTOGRAD_COPIES[model] = copy
+    return copy
+
+
+@_outside_inference_mode
 def drag(
     scene_or_model,
     handles,
@@ -144,8 +178,10 @@ def drag(
         raise ValueError(f"layer must be one of {', '.join(layer_names(model.config))}; got {layer!r}")
 
     input_dtype = layout.xs.dtype
-    layout = layout.to(device, dtype).detach()
-    noise_list = model.resolve_noise(noise)
+    model = _autograd_ready(model)
+    # clones: tensors made under inference_mode (a ComfyUI scene's) cannot enter an autograd graph
+    layout = layout.to(device, dtype).map(lambda t: t.detach().clone())
+    noise_list = [t.clone() for t in model.resolve_noise(noise)]
     handles0 = points_tensor(hs, device, dtype)
     target_px = points_tensor(ts, device, dtype)
     mask_img = _prepare_mask(mask, res, device, dtype)
