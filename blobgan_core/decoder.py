@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import BlobGANConfig
-from .layers import SQRT2, EqualLinear, blur, fused_leaky_relu, upsample2x
+from .layers import SQRT2, EqualLinear, blur, fused_leaky_relu, upsample2x, upsample2x_ref
 from .layout import Layout
 from .splat import alpha_pyramid, layout_alphas, splat
 
@@ -124,17 +124,25 @@ class StyledConv(nn.Module):
 
     def forward(self, x, alpha_hw, style, noise=None):
         conv = self.conv
-        x = x * conv.style_map(alpha_hw, style, x.shape[-1])
+        # in-place ops write into tensors this layer just allocated: fresh large tensors cost page
+        # faults on the CPU, and autograd needs the out-of-place forms
+        inplace = not torch.is_grad_enabled()
+        xm = conv.style_map(alpha_hw, style, x.shape[-1])
+        xm = xm.mul_(x) if inplace else xm * x
         # sqrt(2) * lrelu(y) = lrelu(sqrt(2) * y): fold the gain into the weights, bias and noise scale
         w = conv.effective_weight() * SQRT2
         bias = self.activate.bias * SQRT2
         if conv.upsample:
-            out = F.conv_transpose2d(x, w.transpose(0, 1) * 4.0, stride=2)   # blur gain 4 folded in
-            out = blur(out, pad=(1, 1)) + bias.view(1, -1, 1, 1)
+            out = F.conv_transpose2d(xm, w.transpose(0, 1) * 4.0, stride=2)   # blur gain 4 folded in
+            out = blur(out, pad=(1, 1))
+            bias = bias.view(1, -1, 1, 1)
+            out = out.add_(bias) if inplace else out + bias
         else:
-            out = F.conv2d(x, w, bias=bias, padding=conv.padding)
-        out = out.addcmul(_fresh_noise(out) if noise is None else noise, self.noise.weight * SQRT2)
-        return F.leaky_relu_(out, 0.2) if not torch.is_grad_enabled() else F.leaky_relu(out, 0.2)
+            out = F.conv2d(xm, w, bias=bias, padding=conv.padding)
+        noise = _fresh_noise(out) if noise is None else noise
+        if inplace:
+            return F.leaky_relu_(out.addcmul_(noise, self.noise.weight * SQRT2), 0.2)
+        return F.leaky_relu(out.addcmul(noise, self.noise.weight * SQRT2), 0.2)
 
 
 class ToRGB(nn.Module):
@@ -147,11 +155,19 @@ class ToRGB(nn.Module):
 
     def forward_ref(self, x, alpha, style, skip=None):
         out = self.conv.forward_ref(x, alpha, style) + self.bias
-        return out if skip is None else out + upsample2x(skip)
+        return out if skip is None else out + upsample2x_ref(skip)
 
     def forward(self, x, alpha_hw, style, skip=None):
-        x = x * self.conv.style_map(alpha_hw, style, x.shape[-1])
-        out = F.conv2d(x, self.conv.effective_weight(), bias=self.bias.view(-1))
+        # sum_c W[o,c] x_c sum_k alpha_k m_kc = sum_k alpha_k (x . (W[o] * m_k)): one GEMM (K+1)*3 wide
+        # instead of a C_in-channel modulation map, since there is no per-pixel normalization here
+        n, c, h, w = x.shape
+        m = self.conv.modulation(style)                                       # [N,K+1,C_in]
+        weight = self.conv.effective_weight()[:, :, 0, 0]                     # [3,C_in]
+        per_blob = (m[:, :, None, :] * weight[None, None]).flatten(1, 2)      # [N,(K+1)*3,C_in]
+        x_hw = x.permute(0, 2, 3, 1).reshape(n, h * w, c)                    # free for channels_last
+        y = torch.bmm(x_hw, per_blob.transpose(1, 2))                         # [N,HW,(K+1)*3]
+        y = y.view(n, h * w, -1, weight.shape[0]).mul_(alpha_hw[..., None]).sum(2)  # [N,HW,3]
+        out = y.view(n, h, w, -1).permute(0, 3, 1, 2) + self.bias
         return out if skip is None else out + upsample2x(skip)
 
 

@@ -86,13 +86,23 @@ def blur(x: torch.Tensor, pad: tuple[int, int], gain: float = 1.0) -> torch.Tens
     correlation and convolution agree. Output side: H + pad0 + pad1 - 3.
     """
     c = x.shape[1]
-    k = fir_kernel_2d(gain).to(device=x.device, dtype=x.dtype)
-    x = F.pad(x, (pad[0], pad[1], pad[0], pad[1]))
-    return F.conv2d(x, k.expand(c, 1, 4, 4), groups=c)
+    k = fir_kernel_2d(gain).to(device=x.device, dtype=x.dtype).expand(c, 1, 4, 4)
+    if pad[0] == pad[1]:
+        return F.conv2d(x, k, groups=c, padding=pad[0])  # no padded copy of a large tensor
+    return F.conv2d(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), k, groups=c)
 
 
 def upsample2x(x: torch.Tensor) -> torch.Tensor:
-    """2x FIR upsampling [N,C,H,W] -> [N,C,2H,2W]: zero insertion, pad (2, 1), binomial kernel * 4."""
+    """2x FIR upsampling [N,C,H,W] -> [N,C,2H,2W], as upfirdn2d(up=2, pad=(2, 1)) with the binomial
+    kernel * 4: zero insertion, padding and filtering are exactly a depthwise stride-2 transposed conv
+    with padding 1 (the kernel is symmetric), which avoids materializing the zero-filled image."""
+    c = x.shape[1]
+    k = fir_kernel_2d(4.0).to(device=x.device, dtype=x.dtype).expand(c, 1, 4, 4)
+    return F.conv_transpose2d(x, k, stride=2, padding=1, groups=c)
+
+
+def upsample2x_ref(x: torch.Tensor) -> torch.Tensor:
+    """The same upsampling written as its definition (zero insertion, pad (2, 1), FIR filter)."""
     n, c, h, w = x.shape
     up = x.new_zeros(n, c, h, 2, w, 2)
     up[:, :, :, 0, :, 0] = x

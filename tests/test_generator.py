@@ -134,3 +134,10 @@ def test_blob_masks_follow_occlusion():
     assert set(both.unique().tolist()) <= {0.0, 1.0} and both[0, 16, 16] == 1 and both[0, 0, 0] == 0
     with pytest.raises(ValueError, match="valid: 0..3"):
         blob_masks(lay, [7], 32)
+
+
+def test_fir_upsampling_matches_its_definition():
+    from blobgan_core.layers import upsample2x, upsample2x_ref
+    x = torch.randn(2, 5, 7, 9)
+    assert torch.allclose(upsample2x(x), upsample2x_ref(x), atol=1e-6)
+    assert upsample2x(x).shape == (2, 5, 14, 18)
