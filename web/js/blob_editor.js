@@ -217,7 +217,9 @@ class NodeEditor {
             widget.callback = (...args) => {
                 const result = original?.apply(widget, args);
                 if (!this.syncing) {
-                    if (this.spec.mode === "blobs") this.canvas.setEditsText(String(widget.value ?? ""), { resetHistory: false });
+                    // Some renderers call back before they store the value: prefer the one passed in.
+                    const text = typeof args[0] === "string" ? args[0] : String(widget.value ?? "");
+                    if (this.spec.mode === "blobs") this.canvas.setEditsText(text, { resetHistory: false });
                     else this.loadFromWidgets();
                 }
                 return result;

@@ -48,6 +48,8 @@ const NO_SCENE_MESSAGE = "Queue the workflow to load the scene";
  * @property {number} [previewIntervalMs] least time between preview requests while dragging (default 80)
  * @property {"png" | "jpeg" | "webp"} [previewFormat] default "jpeg"
  * @property {number} [minHeight] CSS px, default 240
+ * @property {() => object[]} [extraMenuItems] items the host appends to the context menu
+ *   ({label, hint?, action?, disabled?} or {separator: true}, as in editor_menu.js)
  */
 
 export class BlobEditorCanvas {
