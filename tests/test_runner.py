@@ -15,7 +15,8 @@ from PIL import Image
 from blobgan_core.loading import DEFAULT_MODEL_PATH
 from blobgan_core.runner import as_prompt, execution_order, run_prompt, run_workflow, ui_to_prompt
 
-OUR_MODEL_ONLY = ["blobgan_generate.json", "blobgan_edit.json"]  # need no diffusion checkpoint
+# the examples that need no diffusion checkpoint
+OUR_MODEL_ONLY = ["blobgan_generate.json", "blobgan_edit.json", "blobgan_drag_points.json"]
 NEEDS_SD = ["blobgan_masks_inpaint.json"]
 
 
