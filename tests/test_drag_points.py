@@ -41,7 +41,7 @@ def test_drag_points_canonical_combined_and_pair_forms_agree():
     combined = parse_drag_points(json.dumps({"handles": [[1, 2], [3, 4]], "targets": [[5, 6], [7, 8]]}))
     pairs = parse_drag_points([{"handle": {"x": 1, "y": 2}, "target": {"x": 5, "y": 6}},
                                {"handle": {"x": 3, "y": 4}, "target": {"x": 7, "y": 8}}], "")
-    nested = parse_drag_points("[[[1, 2], [5, 6]], [[3, 4], [7, 8]]]")
+    nested = parse_drag_points("[[[1, 2], [5, 6]], [[3, 4], [7, 8]]]", "[]")  # the node's empty default
     assert canonical == combined == pairs == nested == (hs, ts)
 
 

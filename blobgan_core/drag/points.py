@@ -64,7 +64,7 @@ def parse_drag_points(handles, targets=None) -> tuple[list[tuple[float, float]],
     """Handle and target lists, paired by index (handles[i] is dragged to targets[i]).
 
     Canonical form: two lists (``handles``, ``targets``), each in :func:`parse_points` form. With
-    ``targets`` empty or None, ``handles`` may instead hold both, as {"handles": [...], "targets": [...]}
+    ``targets`` empty ("", "[]" or None), ``handles`` may instead hold both, as {"handles": [...], "targets": [...]}
     or as a list of pairs [{"handle": {...}, "target": {...}}, ...] / [[[hx, hy], [tx, ty]], ...].
     """
     if isinstance(handles, str) and handles.strip():
@@ -74,7 +74,7 @@ def parse_drag_points(handles, targets=None) -> tuple[list[tuple[float, float]],
             decoded = handles  # parse_points reports the JSON error
     else:
         decoded = handles
-    no_targets = targets is None or (isinstance(targets, str) and not targets.strip()) or (
+    no_targets = targets is None or (isinstance(targets, str) and targets.strip() in ("", "[]")) or (
         isinstance(targets, (list, tuple)) and len(targets) == 0)
     if no_targets and isinstance(decoded, dict):
         unknown = sorted(set(decoded) - {"handles", "targets"})
