@@ -57,7 +57,9 @@ class DragResult:
     targets: torch.Tensor                 # [P,2] image pixels
     image: torch.Tensor | None            # [1,3,R,R] render of ``layout`` (official scale), or None
     frames: torch.Tensor | None           # [F,3,R,R]: original, after the closed form, every k-th step, final
-    history: list[dict] = field(default_factory=list)  # per iteration: step, loss terms, distances
+    # per tracking: step, distance, max_distance, handles (px) and, for steps taken, motion/mask/loss;
+    # a last {"step", "returned_step", "distance"} entry when an earlier iterate was returned
+    history: list[dict] = field(default_factory=list)
     closed_form_layout: Layout | None = None
     owners: list[int | None] = field(default_factory=list)   # per handle: owning blob (depth index) or None
     involved: list[int] = field(default_factory=list)        # blobs whose parameters were optimized
