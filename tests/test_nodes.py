@@ -7,7 +7,7 @@ import os
 
 import pytest
 import torch
-from pack_fixtures import TINY_NAME, pack, write_tiny_checkpoint
+from pack_fixtures import TINY_NAME, one_thread, pack, write_tiny_checkpoint
 
 from blobgan_core.edits import apply_edits
 from blobgan_core.loading import DEFAULT_MODEL_PATH
@@ -51,6 +51,12 @@ def edit(nodes, scene, edits, source=None):
     text = edits if isinstance(edits, str) else json.dumps(edits)
     return nodes["BlobGANEditBlob"].edit(scene, text, source)[0]
 
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with one_thread():
+        yield
 
 # -- contracts ---------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from pack_fixtures import API_FIXTURES, EXAMPLES, ROOT, TINY_NAME, pack, write_tiny_checkpoint
+from pack_fixtures import API_FIXTURES, EXAMPLES, ROOT, TINY_NAME, one_thread, pack, write_tiny_checkpoint
 from PIL import Image
 
 from blobgan_core.loading import DEFAULT_MODEL_PATH
@@ -37,6 +37,12 @@ def example(name: str) -> dict:
 def pixels(path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with one_thread():
+        yield
 
 # -- formats -----------------------------------------------------------------------------------------
 
