@@ -92,3 +92,23 @@ def test_mask_term_only_sees_the_fixed_region():
     assert float(mask_loss(f0, f0, fixed)) == 0.0
     assert float(mask_loss(inside, f0, fixed)) == 0.0
     assert float(mask_loss(outside, f0, fixed)) > 0.4
+
+
+def test_feature_gradients_match_finite_differences():
+    # guards the decoder's in-place fast path: the drag needs d features / d blob geometry to be right
+    model = random_model().double()
+    lay = known_layout(model).to(dtype=torch.float64)
+    noise = model.resolve_noise(0)
+    weights = torch.randn(32, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+
+    def probe(xs):
+        return (decoder_features(model, lay.replace(xs=xs), noise, "convs.1")[0] * weights).sum()
+
+    xs = lay.xs.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(probe(xs), xs)
+    eps = 1e-6
+    for k in range(lay.n_blobs):
+        step = torch.zeros_like(lay.xs)
+        step[0, k] = eps
+        numeric = (probe(lay.xs + step) - probe(lay.xs - step)) / (2 * eps)
+        assert abs(float(grad[0, k]) - float(numeric)) <= 1e-6 * max(1.0, abs(float(numeric)))
