@@ -188,17 +188,27 @@ class LayoutStyleGenerator(nn.Module):
             self.convs.append(StyledConv(c_out, c_out, d_s))
             self.to_rgbs.append(ToRGB(c_out, d_s))
 
+    def layer_names(self) -> list[str]:
+        """Synthesis layers in forward order, each taking one noise map: conv1, convs.0, convs.1, ..."""
+        return ["conv1"] + [f"convs.{i}" for i in range(len(self.convs))]
+
     def forward(
         self,
         layout: Layout,
         noise: list[torch.Tensor | None] | None = None,  # per-layer noise [1|N,1,r,r]; None = fresh
-        keep: tuple[str, ...] = (),                      # layer names ("conv1", "convs.<i>") to return
+        keep: tuple[str, ...] = (),                      # layer names (see layer_names) to return too
         impl: str = "fast",                              # "ref": the formulas as written, for checks
+        stop_at: str | None = None,                      # return this layer's output; run nothing after
     ):
-        """Render ``layout``. Returns the image [N,3,R,R], or (image, {name: activation}) if ``keep``."""
+        """Render ``layout``: the image [N,3,R,R]; (image, {name: activation [N,C,r,r]}) with ``keep``;
+        or only the activation of layer ``stop_at`` (DragGAN features need no later, larger layer)."""
         c = self.config
+        names = self.layer_names()
         if impl not in ("fast", "ref"):
             raise ValueError(f"impl must be 'fast' or 'ref', got {impl!r}")
+        unknown = [n for n in (*keep, stop_at) if n is not None and n not in names]
+        if unknown:
+            raise ValueError(f"unknown decoder layer(s) {unknown}; allowed: {', '.join(names)}")
         if noise is None:
             noise = [None] * c.n_noise
         if len(noise) != c.n_noise:
@@ -212,25 +222,20 @@ class LayoutStyleGenerator(nn.Module):
         else:
             x = splat(alphas[c.size_in], layout.features)
         style = layout.spatial_style
-        kept = {}
-
-        def run(layer, name, x, i):
-            # style maps use the alphas at each layer's input resolution
-            a = alphas[x.shape[-1]]
-            x = layer(x, a, style, noise[i]) if impl == "fast" else layer.forward_ref(x, a, style, noise[i])
+        convs = [self.conv1, *self.convs]
+        # the RGB skip is updated after conv1 and after the second conv of every resolution
+        to_rgbs = {0: self.to_rgb1, **{2 + 2 * j: m for j, m in enumerate(self.to_rgbs)}}
+        kept, skip = {}, None
+        for i, (name, conv) in enumerate(zip(names, convs)):
+            a = alphas[x.shape[-1]]  # style maps use the alphas at each layer's input resolution
+            x = conv(x, a, style, noise[i]) if impl == "fast" else conv.forward_ref(x, a, style, noise[i])
+            if name == stop_at:
+                return x
             if name in keep:
                 kept[name] = x
-            return x
-
-        def rgb(to_rgb, x, skip):
-            a = alphas[x.shape[-1]]
-            return to_rgb(x, a, style, skip) if impl == "fast" else to_rgb.forward_ref(x, a, style, skip)
-
-        x = run(self.conv1, "conv1", x, 0)
-        skip = rgb(self.to_rgb1, x, None)
-        for j, to_rgb in enumerate(self.to_rgbs):
-            x = run(self.convs[2 * j], f"convs.{2 * j}", x, 1 + 2 * j)
-            x = run(self.convs[2 * j + 1], f"convs.{2 * j + 1}", x, 2 + 2 * j)
-            skip = rgb(to_rgb, x, skip)
+            if i in to_rgbs:
+                a = alphas[x.shape[-1]]
+                rgb = to_rgbs[i]
+                skip = rgb(x, a, style, skip) if impl == "fast" else rgb.forward_ref(x, a, style, skip)
         skip = skip.contiguous()
         return (skip, kept) if keep else skip

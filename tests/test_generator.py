@@ -141,3 +141,13 @@ def test_fir_upsampling_matches_its_definition():
     x = torch.randn(2, 5, 7, 9)
     assert torch.allclose(upsample2x(x), upsample2x_ref(x), atol=1e-6)
     assert upsample2x(x).shape == (2, 5, 14, 18)
+
+
+def test_stop_at_returns_the_kept_activation():
+    model = random_model()
+    lay = model.sample_layout(seed=3)
+    noise = model.noise(1)
+    _, kept = model.generator(lay, noise, keep=("convs.1",))
+    assert torch.equal(model.generator(lay, noise, stop_at="convs.1"), kept["convs.1"])
+    with pytest.raises(ValueError, match="unknown decoder layer"):
+        model.generator(lay, noise, stop_at="convs.99")

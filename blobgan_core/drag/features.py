@@ -17,7 +17,6 @@ import torch
 from ..config import BlobGANConfig
 from ..generator import BlobGAN
 from ..layout import Layout
-from ..splat import alpha_pyramid, layout_alphas
 
 
 def layer_names(config: BlobGANConfig) -> list[str]:
@@ -53,24 +52,7 @@ def decoder_features(model: BlobGAN, layout: Layout, noise: list[torch.Tensor], 
 
     ``noise`` is the resolved per-layer list (``model.resolve_noise``). Differentiable w.r.t. the layout.
     """
-    gen = model.generator
-    c = gen.config
-    names = layer_names(c)
-    if layer not in names:
-        raise ValueError(f"unknown decoder layer {layer!r}; allowed: {', '.join(names)}")
-    stop = layer_resolution(c, layer)
-    pyramid = alpha_pyramid(layout_alphas(layout, c.resolution), c.size_in)
-    # pixel-major alphas [N,H*W,K+1], the layout the fast decoder path takes
-    alphas = {r: a.flatten(2).transpose(1, 2).contiguous() for r, a in pyramid.items() if r <= stop}
-    x = torch.bmm(alphas[c.size_in], layout.features)
-    x = x.view(x.shape[0], c.size_in, c.size_in, -1).permute(0, 3, 1, 2)
-    style = layout.spatial_style
-    modules = [gen.conv1, *gen.convs]
-    for i, (name, module) in enumerate(zip(names, modules)):
-        x = module(x, alphas[x.shape[-1]], style, noise[i])
-        if name == layer:
-            return x
-    raise AssertionError(layer)
+    return model.generator(layout, noise, stop_at=layer)
 
 
 def tent_weights(coords_px: torch.Tensor, image_size: int, feature_size: int) -> torch.Tensor:
