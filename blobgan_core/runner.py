@@ -234,14 +234,13 @@ def _call_node(cls, node_id: str, kind: str, inputs: dict, prompt: Prompt):
     return tuple(result)
 
 
-def run_prompt(prompt: Prompt, classes: dict[str, type], out_dir: str | Path,
-               log: Callable[[str], None] = lambda s: None) -> list[Path]:
-    """Run an API-format prompt; returns the PNG files written to ``out_dir``."""
+def execute_prompt(prompt: Prompt, classes: dict[str, type], log: Callable[[str], None] = lambda s: None,
+                   save: Callable[[str, dict], None] = lambda node_id, inputs: None) -> dict[str, tuple]:
+    """Run an API-format prompt node by node; returns every node's outputs (node id -> tuple). Save and
+    preview nodes produce no outputs; ``save(node_id, inputs)`` is called for each of them instead."""
     _check_runnable({nid: node["class_type"] for nid, node in prompt.items()}, classes)
-    out_dir = Path(out_dir)
     order = execution_order(prompt)
     outputs: dict[str, tuple] = {}
-    files: list[Path] = []
     for step, node_id in enumerate(order, 1):
         node = prompt[node_id]
         kind = node["class_type"]
@@ -259,16 +258,29 @@ def run_prompt(prompt: Prompt, classes: dict[str, type], out_dir: str | Path,
         if kind in SAVE_NODES:
             if "images" not in inputs:
                 raise ValueError(f"node #{node_id} ({kind}): its 'images' input is not connected")
-            prefix = str(inputs.get("filename_prefix") or "preview")
-            files += save_images(inputs["images"], out_dir, f"{_safe(prefix)}_{node_id}")
+            save(node_id, inputs)
             outputs[node_id] = ()
             continue
         try:
             outputs[node_id] = _call_node(classes[kind], node_id, kind, inputs, prompt)
         except ValueError as e:
             raise ValueError(f"node #{node_id} ({kind}): {e}") from e
+    return outputs
+
+
+def run_prompt(prompt: Prompt, classes: dict[str, type], out_dir: str | Path,
+               log: Callable[[str], None] = lambda s: None) -> list[Path]:
+    """Run an API-format prompt; returns the PNG files written to ``out_dir``."""
+    out_dir = Path(out_dir)
+    files: list[Path] = []
+
+    def save(node_id: str, inputs: dict) -> None:
+        prefix = str(inputs.get("filename_prefix") or "preview")
+        files.extend(save_images(inputs["images"], out_dir, f"{_safe(prefix)}_{node_id}"))
+
+    outputs = execute_prompt(prompt, classes, log, save)
     if not any(node["class_type"] in SAVE_NODES for node in prompt.values()):
-        for node_id in order:
+        for node_id in execution_order(prompt):
             if prompt[node_id]["class_type"] == RENDER_ID:
                 image, blob_map = outputs[node_id][:2]
                 files += save_images(image, out_dir, f"render_{node_id}")
