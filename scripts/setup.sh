@@ -10,7 +10,8 @@ PY=${PYTHON:-python3}
 pip="./.venv/bin/python -m pip install -q --disable-pip-version-check"
 # torch first and pinned, so nothing below can pull a CUDA build from the index
 ./.venv/bin/python -c "import torch" 2>/dev/null || $pip "torch==2.13.0"
-$pip -r requirements.txt pytest ruff
+# test tools; aiohttp (which ComfyUI brings) lets the preview-route test run a real server on loopback
+$pip -r requirements.txt pytest ruff aiohttp
 if [[ ${1:-} == --browser ]]; then
   if ! command -v chromium >/dev/null; then
     if command -v apt-get >/dev/null; then
