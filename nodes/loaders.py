@@ -67,6 +67,12 @@ def load_blobgan(model_name: str, device: str = "auto", dtype: str = "auto") -> 
         start = comfy.offload_device() if comfy.in_comfyui() else load_device
         model = load_model(path, device=start, dtype=torch_dtype)
     except (FileNotFoundError, ValueError) as e:
+        if path is None and not DEFAULT_MODEL_PATH.is_file():
+            other = (f"put a BlobGAN checkpoint (.ckpt or .safetensors) in {comfy.model_folders()[0]} and "
+                     "choose it here" if comfy.in_comfyui() else "give a checkpoint with --model (python -m "
+                     f"blobgan_core run) or put one in a folder named by ${comfy.MODELS_DIR_ENV}")
+            raise input_error("Load BlobGAN", "model_name", f"the embedded default model is missing "
+                              f"({DEFAULT_MODEL_PATH}); reinstall the pack, or {other}") from e
         raise input_error("Load BlobGAN", "model_name", f"cannot load {model_name!r}: {e}") from e
     if not comfy.manage(model, load_device):
         model.to(load_device)
