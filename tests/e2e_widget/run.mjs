@@ -133,6 +133,29 @@ try {
     check("after a reload the scene comes from the server's cache", fromCache);
     await s.focusNode(nodeId);
     await s.shoot("5_reloaded");
+
+    // 5. The JSON widget can be shown from the menu, and typing there updates the canvas.
+    const centre = await editor("c.canvasToClient({ x: c.canvas.width / 2, y: 12 })");
+    await page.mouse.click(centre.x, centre.y, { button: "right" });
+    await page.locator(".blobgan-editor-menu [data-label='Show the JSON widget']").click();
+    await page.waitForTimeout(800);
+    await s.shoot("6_json_shown");
+    // the JSON widget: a visible text area holding the edit list (ComfyUI's own, not the editor's key sink)
+    const shown = await page.evaluate((text) => {
+        const found = [...document.querySelectorAll("textarea")].filter((t) => t.value === text && !t.readOnly
+            && t.getBoundingClientRect().width > 20 && getComputedStyle(t).display !== "none" && getComputedStyle(t).visibility !== "hidden");
+        found.forEach((t) => t.setAttribute("data-blobgan-json", "1"));
+        return found.length;
+    }, afterDrag.edits);
+    const box = page.locator("textarea[data-blobgan-json]");
+    check("the menu shows the JSON widget", shown === 1, `${shown} visible textareas with the edits`);
+    if (shown === 1) {
+        const typed = '[{"op": "remove", "blob": 0}]';
+        await box.fill(typed);
+        await page.waitForTimeout(300);
+        check("typing in the JSON widget updates the canvas", (await editor("c.editsText")) === '[\n  {"op": "remove", "blob": 0}\n]'
+            && (await s.widgetValue(nodeId, "edits")) === typed, await editor("c.editsText"));
+    }
 } catch (err) {
     await s.fail(err);
 }
