@@ -162,6 +162,15 @@ export async function openSession(defaultLabel) {
             return createHash("sha256").update(Buffer.from(await res.arrayBuffer())).digest("hex");
         },
 
+        /** Close modal dialogs (e.g. the error dialog of a failed run on older frontends). */
+        async closeDialogs() {
+            const close = page.locator(".p-dialog .p-dialog-close-button, .p-dialog .p-dialog-header-close");
+            for (let i = 0; i < 3 && (await close.count()) > 0; i++) {
+                await close.first().click().catch(() => {});
+                await page.waitForTimeout(300);
+            }
+        },
+
         shoot(name) {
             return page.screenshot({ path: path.join(out, `${label}_${name}.png`) });
         },

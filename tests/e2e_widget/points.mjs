@@ -56,6 +56,7 @@ try {
     const gotScene = await page.waitForFunction(`(() => { const c = ${canvasOf}; return c.baseScene && c.baseImage; })()`,
         null, { timeout: 20000 }).then(() => true, () => false);
     check("the widget still gets the input scene (from the preview route)", gotScene);
+    await s.closeDialogs(); // older frontends show the node error in a modal dialog
     await s.focusNode(nodeId);
     await s.shoot("1_scene_without_a_run");
 
