@@ -154,17 +154,19 @@ class BlobGAN(nn.Module):
         size_threshold: float = DEFAULT_SIZE_THRESHOLD,  # blobs with s <= T are not labelled
         opacity_doubling: bool = True,
         size: int | None = None,        # side in pixels; default: the render resolution
+        ids: list[int] | None = None,   # id of the blob at each depth index (see Scene.ids); None = 0..K-1
     ) -> torch.Tensor:
-        """Official blob visualisation, [N,3,size,size] in [0,1]."""
+        """Official blob visualisation, [N,3,size,size] in [0,1]; colours and labels follow blob ids."""
         self._check_layout(layout)
         size = size or self.resolution
-        maps = blob_map(layout.to(self.device, torch.float32), size, self.config.palette, opacity_doubling)
+        maps = blob_map(layout.to(self.device, torch.float32), size, self.config.palette, opacity_doubling, ids)
         if not labels:
             return maps
         out = []
+        cpu_layout = layout.to("cpu", torch.float32)
         for i, m in enumerate(maps):
             arr = (m.permute(1, 2, 0).cpu().numpy() * 255).round().clip(0, 255).astype("uint8")
-            arr = label_blobs(arr, layout.to("cpu", torch.float32), i, self.config.palette, size_threshold)
+            arr = label_blobs(arr, cpu_layout, i, self.config.palette, size_threshold, ids)
             out.append(torch.from_numpy(arr.copy()).permute(2, 0, 1).float() / 255)
         return torch.stack(out).to(maps.device)
 

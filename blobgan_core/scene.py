@@ -6,10 +6,13 @@ needs one wire from Sample Blobs to Render Scene, and ``ids`` so blob ids stay s
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass, field
 
 import torch
 
+from .edits import apply_edits, parse_edits
 from .generator import BlobGAN
 from .layout import Layout
 from .splat import blob_opacities, composite
@@ -17,6 +20,11 @@ from .splat import blob_opacities, composite
 
 @dataclass(frozen=True)
 class Scene:
+    """``ids[k]`` is the id of the blob at depth index k. Sampling numbers blobs 0..K-1 in depth order;
+    depth edits reorder blobs but keep their ids and duplicates get K, K+1, ..., so the numbers a user
+    reads on the blob map, types into an edit list or a mask's id list stay the same through a chain of
+    edits."""
+
     model: BlobGAN
     layout: Layout
     noise_seed: int = 0
@@ -41,8 +49,56 @@ class Scene:
         """Images [N,3,R,R] on the official scale."""
         return self.model.render(self.layout, noise=self.noise_seed)
 
-    def blob_map(self, labels: bool = True) -> torch.Tensor:
-        return self.model.blob_map(self.layout, labels=labels)
+    def blob_map(self, labels: bool = True, size: int | None = None) -> torch.Tensor:
+        """The official blob map, coloured and labelled by blob id: [N,3,size,size] in [0,1]."""
+        return self.model.blob_map(self.layout, labels=labels, size=size, ids=list(self.ids))
+
+    def edit(self, edits, source: Scene | None = None) -> Scene:
+        """Apply an edit list (docs/edit-list.md) whose blob ids are this scene's ids (and, for restyle,
+        ``source``'s). Returns a new scene; raises EditError naming the edit.
+
+        ``apply_edits`` addresses blobs by depth index, so ids are translated to depth indices on the way
+        in and the resulting depth order back to ids on the way out."""
+        index_of = {blob_id: k for k, blob_id in enumerate(self.ids)}
+        source_index_of = {blob_id: k for k, blob_id in enumerate(source.ids)} if source is not None else {}
+        translated = []
+        for e in parse_edits(edits):
+            # ids >= K name duplicates made earlier in this list: the same number in both numberings
+            args = e.args
+            if e.op == "restyle" and isinstance(args["source_blob"], int):
+                table = index_of if args["scene"] == "self" else source_index_of
+                args = {**args, "source_blob": table.get(args["source_blob"], args["source_blob"])}
+            translated.append(dataclasses.replace(e, blob=index_of.get(e.blob, e.blob), args=args))
+        layout, order = apply_edits(self.layout, translated, source=source.layout if source is not None else None)
+        n_blobs = self.layout.n_blobs
+        return self.with_layout(layout, [self.ids[i] if i < n_blobs else i for i in order])
+
+    def parse_blob_ids(self, text: str) -> list[int] | None:
+        """"all" -> None; "1, 3, 5-7" -> the depth indices of those blob ids (in the order given, without
+        repeats). Raises ValueError naming the bad entry and the valid ids."""
+        valid = f"valid ids: 0..{len(self.ids) - 1}, or \"all\""
+        text = (text or "").strip()
+        if text.lower() == "all":
+            return None
+        if not text:
+            raise ValueError(f"empty; give blob ids like \"1, 3, 5-7\" ({valid})")
+        index_of = {blob_id: k for k, blob_id in enumerate(self.ids)}
+        out: list[int] = []
+        for token in re.split(r"[,;\s]+", text):
+            if not token:
+                continue
+            m = re.fullmatch(r"(\d+)(?:-(\d+))?", token)
+            if m is None:
+                raise ValueError(f"{token!r} is not a blob id or a range like 5-7; {valid}")
+            lo, hi = int(m[1]), int(m[2] if m[2] is not None else m[1])
+            if hi < lo:
+                raise ValueError(f"range {token!r} runs backwards; write {hi}-{lo}")
+            for blob_id in range(lo, hi + 1):
+                if blob_id not in index_of:
+                    raise ValueError(f"no blob with id {blob_id}; {valid}")
+                if index_of[blob_id] not in out:
+                    out.append(index_of[blob_id])
+        return out
 
 
 MASK_KINDS = ("visible", "opacity", "threshold")

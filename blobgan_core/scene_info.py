@@ -3,7 +3,7 @@
 The dict has the shape ``parseSceneInfo`` in ``web/js/blob_geometry.js`` reads (its ``SceneInfo``
 typedef is the contract). Blobs are listed by id, not by depth: ``blobs[i]`` is the blob with id i (the
 number on the blob map and in edit lists) and ``order`` lists the ids back to front. Colours are the blob
-map's (``visualize.blob_colors``), chosen by id, as ``nodes/blob_ids.scene_blob_map`` draws them.
+map's (``visualize.blob_colors``), chosen by id, as ``Scene.blob_map`` draws them.
 """
 
 from __future__ import annotations

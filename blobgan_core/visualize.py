@@ -37,13 +37,16 @@ def blob_map(
     size: int,                      # side of the map in pixels (the render resolution)
     palette_name: str = "bed_conf",
     opacity_doubling: bool = True,  # o_k <- min(2 o_k, 1): larger, solid blobs, as the official demo shows
+    ids: list[int] | None = None,   # id of the blob at each depth index (colours follow ids); None = 0..K-1
 ) -> torch.Tensor:
-    """Blob map of a layout, [N,3,size,size] in [0,1]."""
+    """Blob map of a layout, [N,3,size,size] in [0,1]. Blob id i gets palette entry i+1, so a blob keeps
+    its colour when depth edits reorder it; with ``ids=None`` this is the official map."""
     o = blob_opacities(layout, size)
     if opacity_doubling:
         o = (o * 2).clamp(max=1)
     alpha = composite(o)
-    colors = blob_colors(palette_name, layout.n_blobs).to(alpha)
+    ids = list(range(layout.n_blobs)) if ids is None else list(ids)
+    colors = blob_colors(palette_name, max(ids, default=-1) + 1)[[0, *(i + 1 for i in ids)]].to(alpha)
     return splat(alpha, colors.expand(layout.batch, -1, -1))
 
 
@@ -53,19 +56,21 @@ def label_blobs(
     index: int = 0,                 # which scene of the batch
     palette_name: str = "bed_conf",
     size_threshold: float = DEFAULT_SIZE_THRESHOLD,
+    ids: list[int] | None = None,   # id of the blob at each depth index; None = 0..K-1
 ) -> np.ndarray:
     """Draw each visible blob's id at its centre, in its palette colour with a black outline."""
     h, w = image.shape[:2]
     img = Image.fromarray(image)
     draw = ImageDraw.Draw(img)
     font = _label_font(max(8, round(20 * h / 256)))
-    colors = blob_colors(palette_name, layout.n_blobs)
+    ids = list(range(layout.n_blobs)) if ids is None else list(ids)
+    colors = blob_colors(palette_name, max(ids, default=-1) + 1)
     sizes = layout.sizes[index, 1:].tolist()
     for k, (x, y) in enumerate(zip(layout.xs[index].tolist(), layout.ys[index].tolist())):
         if sizes[k] <= size_threshold:
             continue
-        fill = tuple(int(round(v * 255)) for v in colors[k + 1].tolist())
-        draw.text((x * (w - 1), y * (h - 1)), str(k), fill=fill, font=font, anchor="mm",
+        fill = tuple(int(round(v * 255)) for v in colors[ids[k] + 1].tolist())
+        draw.text((x * (w - 1), y * (h - 1)), str(ids[k]), fill=fill, font=font, anchor="mm",
                   stroke_width=max(1, h // 256), stroke_fill=(0, 0, 0))
     return np.asarray(img)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from blobgan_core.scene import MASK_KINDS, blob_masks
 
 from . import comfy
-from .blob_ids import parse_blob_ids
 from .errors import input_error
 from .scene_nodes import check_scene
 
@@ -50,7 +49,7 @@ class BlobMasks:
     def masks(self, scene, blob_ids="all", kind="visible", threshold=0.5, size=0):
         scene = check_scene("Blob Masks", "scene", scene)
         try:
-            blobs = parse_blob_ids(blob_ids, scene)
+            blobs = scene.parse_blob_ids(blob_ids)
         except ValueError as e:
             raise input_error("Blob Masks", "blob_ids", str(e)) from None
         if kind not in MASK_KINDS:

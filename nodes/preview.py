@@ -48,7 +48,6 @@ from blobgan_core.scene import Scene
 from blobgan_core.scene_info import scene_info
 
 from . import comfy
-from .blob_ids import edit_scene, scene_blob_map
 
 log = logging.getLogger("blobgan")
 
@@ -304,12 +303,12 @@ def render_preview(scene: Scene, edits, *, source: Scene | None = None, max_side
     """
     start = time.perf_counter()
     item = scene if scene.layout.batch == 1 else scene.with_layout(scene.layout.select(0), scene.ids)
-    edited = edit_scene(item, edits, source)
+    edited = item.edit(edits, source)
     model = scene.model
     with torch.inference_mode():
         pixels = to_uint8(model.render(edited.layout, noise=edited.noise_seed))[0]      # [R,R,3] uint8
         if overlay:
-            blob_map = unit_to_uint8(scene_blob_map(edited, labels=False))[0]           # [R,R,3] uint8
+            blob_map = unit_to_uint8(edited.blob_map(labels=False))[0]           # [R,R,3] uint8
             mixed = (1 - OVERLAY_OPACITY) * pixels + OVERLAY_OPACITY * blob_map.astype(np.float32)
             pixels = mixed.round().clip(0, 255).astype(np.uint8)
     image = Image.fromarray(np.ascontiguousarray(pixels))

@@ -13,7 +13,6 @@ from blobgan_core.images import to_comfy_image
 from blobgan_core.scene import Scene
 
 from . import comfy
-from .blob_ids import edit_scene, scene_blob_map
 from .errors import input_error
 
 MAX_SEED = 0xFFFFFFFFFFFFFFFF
@@ -114,7 +113,7 @@ class EditBlob:
                                   f"(d_in={theirs.d_in}, d_style={theirs.d_style}; this scene's model has "
                                   f"d_in={mine.d_in}, d_style={mine.d_style}); sample it with the same model")
         try:
-            return (edit_scene(scene, edits, source_scene),)
+            return (scene.edit(edits, source_scene),)
         except EditError as e:
             raise input_error("Edit Blob", "edits", str(e)) from None
         except ValueError as e:  # e.g. a source scene whose batch fits neither 1 nor the scene's
@@ -159,7 +158,7 @@ class RenderScene:
                 images.append(to_comfy_image(model.render(part, noise=scene.noise_seed)))
                 progress.step()
             image = torch.cat(images)                                       # [B,R,R,3]
-            blob_map = scene_blob_map(scene, labels=bool(labels)).movedim(1, -1).float().cpu()  # [B,R,R,3]
+            blob_map = scene.blob_map(labels=bool(labels)).movedim(1, -1).float().cpu()  # [B,R,R,3]
         progress.step()
         previews = comfy.save_previews(torch.cat([image, blob_map]), prefix="blobgan_render")
         return {"ui": {"images": previews}, "result": (image, blob_map)}

@@ -25,7 +25,6 @@ from blobgan_core.scene import Scene
 from blobgan_core.scene_info import blob_palette, scene_info
 from blobgan_core.visualize import blob_colors
 from nodes import preview
-from nodes.blob_ids import edit_scene
 
 ROOT = Path(__file__).resolve().parent.parent
 MOVE = [{"op": "move", "blob": 1, "dx": 0.2, "dy": -0.1}]
@@ -153,7 +152,7 @@ def test_editor_ui_remembers_the_scene_and_describes_item_0(scene):
 
 def test_scene_info_lists_blobs_by_id_with_their_blob_map_colours(scene):
     # a depth edit reorders the layout; ids (and colours) stay with the blobs
-    edited = edit_scene(scene, [{"op": "to_front", "blob": 0}, {"op": "remove", "blob": 2}])
+    edited = scene.edit([{"op": "to_front", "blob": 0}, {"op": "remove", "blob": 2}])
     info = scene_info(edited)
     k = edited.layout.n_blobs
     assert info["width"] == info["height"] == edited.model.resolution
@@ -203,7 +202,7 @@ def test_the_preview_is_the_render_a_run_would_make(scene):
     status, body = preview.handle_preview({"node_id": "5", "edits": MOVE})
     assert status == 200, body
     item = scene.with_layout(scene.layout.select(0), scene.ids)
-    expected = to_uint8(scene.model.render(edit_scene(item, MOVE).layout, noise=scene.noise_seed))[0]
+    expected = to_uint8(scene.model.render(item.edit(MOVE).layout, noise=scene.noise_seed))[0]
     np.testing.assert_array_equal(decode(body), expected)  # PNG is lossless
     assert body["width"] == body["height"] == scene.model.resolution
     # the scene info is the node's input, which the widget's edits are relative to
@@ -223,7 +222,7 @@ def test_restyle_previews_read_the_remembered_source_scene(scene, model):
     assert status == 200, body
     item = scene.with_layout(scene.layout.select(0), scene.ids)
     source0 = source.with_layout(source.layout.select(0), source.ids)  # item 0 restyles item 0
-    expected = to_uint8(model.render(edit_scene(item, restyle, source0).layout, noise=scene.noise_seed))[0]
+    expected = to_uint8(model.render(item.edit(restyle, source0).layout, noise=scene.noise_seed))[0]
     np.testing.assert_array_equal(decode(body), expected)
 
 
