@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -96,33 +95,15 @@ def _prepare_mask(mask: torch.Tensor | None, size: int, device, dtype) -> torch.
 
 def _outside_inference_mode(fn):
     """Run ``fn`` with autograd available even when called under ``torch.inference_mode`` (ComfyUI runs
-    every node that way): the drag needs gradients with respect to the layout."""
+    every node that way): the drag needs gradients with respect to the layout. Weights loaded under
+    inference mode are fine: every parameter passes through a scaling op (equalized learning rate)
+    before a convolution or linear layer saves it for the backward pass, and those results are ordinary
+    tensors."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         with torch.inference_mode(False), torch.enable_grad():
             return fn(*args, **kwargs)
     return wrapper
-
-
-# model -> a copy whose weights are ordinary tensors, for models loaded under inference_mode (see below)
-_AUTOGRAD_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _autograd_ready(model: BlobGAN) -> BlobGAN:
-    """``model``, or (if its weights are inference tensors, as when it was loaded inside ComfyUI) a cached
-    copy with ordinary weight tensors: backward passes through a convolution must save its weight, which
-    autograd refuses for inference tensors. The copy costs the model's memory once."""
-    if not any(t.is_inference() for t in (*model.parameters(), *model.buffers())):
-        return model
-    copy = _AUTOGRAD_COPIES.get(model)
-    if copy is None or copy.device != model.device or copy.dtype != model.dtype:
-        with torch.device("meta"):
-            copy = BlobGAN(model.config)
-        copy = copy.to_empty(device=model.device).to(dtype=model.dtype)
-        copy.load_state_dict({k: v.clone() for k, v in model.state_dict().items()})
-        copy.eval().requires_grad_(False)
-        _AUTOGRAD_COPIES[model] = copy
-    return copy
 
 
 @_outside_inference_mode
@@ -180,7 +161,6 @@ def drag(
         raise ValueError(f"layer must be one of {', '.join(layer_names(model.config))}; got {layer!r}")
 
     input_dtype = layout.xs.dtype
-    model = _autograd_ready(model)
     # clones: tensors made under inference_mode (a ComfyUI scene's) cannot enter an autograd graph
     layout = layout.to(device, dtype).map(lambda t: t.detach().clone())
     noise_list = [t.clone() for t in model.resolve_noise(noise)]
