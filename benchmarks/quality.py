@@ -1,0 +1,251 @@
+"""Quality of a BlobGAN model on procedural bedrooms: realism, edit locality and blob use.
+
+    python benchmarks/quality.py                                  # the embedded default model
+    python benchmarks/quality.py --model runs/default64/model.safetensors --out quality.json --figures figs/
+
+What it measures (definitions in blobgan_core/metrics/*.py):
+
+* SWD: sliced Wasserstein distance (x 1e3) on Laplacian-pyramid 7x7 patches, Karras et al. 2018,
+  between ``--n`` generated images and ``--n`` procedural rooms at the model's resolution, per level
+  and averaged; next to it the same distance between two disjoint sets of ``--n`` real rooms (the
+  floor a perfect model would reach at this sample size). Generated images: untruncated (the model's
+  distribution) and at truncation 0.4 (what the nodes show by default), each with its own noise.
+* Edit locality: in ``--locality-scenes`` scenes (truncation 0.4), every blob owning >= 1 % of the
+  picture is moved by 15 % of the image side in a random direction; share of the pixel change
+  inside the blob's old + new footprint (alpha >= 0.1), the footprint's area for scale, the change
+  per channel outside it, and how much the blob's content travels with it (carry).
+* Blob use: in ``--ownership-scenes`` generated scenes (truncation 0.4), each blob's dominant pixels
+  are labelled by a small segmenter trained on procedural rooms only (its held-out accuracy is
+  reported alongside; on generated images its labels are predictions, not ground truth). Visible
+  blobs per scene, blobs whose main label is an object, each blob's usual kinds, and how much of each
+  object lies in a single blob (object concentration).
+
+Everything is seeded: the same model and ``--seed`` give the same numbers on the same machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from blobgan_core import DEFAULT_MODEL_PATH, load_model  # noqa: E402
+from blobgan_core.data import OBJECT_KINDS, render_rooms  # noqa: E402
+from blobgan_core.generator import BlobGAN  # noqa: E402
+from blobgan_core.images import to_uint8  # noqa: E402
+from blobgan_core.metrics import figures, locality, ownership, segmenter, swd  # noqa: E402
+
+SWD_TRUNCATIONS = (0.0, 0.4)
+EDIT_TRUNCATION = 0.4
+REAL_A_START = 2_000_000   # real reference rooms (outside the trainer's default 1,000,000 indices)
+REAL_B_START = 2_500_000   # second real set, for the real-vs-real baseline
+RENDER_BATCH = 50
+
+
+# -- model and images --------------------------------------------------------------------------------
+
+def open_model(path: str | None) -> tuple[BlobGAN, dict]:
+    target = Path(path) if path else DEFAULT_MODEL_PATH
+    if not target.is_file():
+        what = "the embedded default model" if path is None else "--model"
+        raise SystemExit(f"{what} is missing ({target}); pass --model PATH to a .safetensors or .ckpt file")
+    model = load_model(target, device="cpu")
+    info = {"path": str(target), "config": model.config.to_dict(), "trained_steps": None, "trained_images": None}
+    if target.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        with safe_open(str(target), "pt") as f:
+            meta = f.metadata() or {}
+        for key in ("trained_steps", "trained_images"):
+            if meta.get(key, "").isdigit():
+                info[key] = int(meta[key])
+        info["created_at"] = meta.get("created_at")
+    return model, info
+
+
+def per_image_noise(model: BlobGAN, n: int, g: torch.Generator) -> list[torch.Tensor]:
+    """Fresh decoder noise for n images: one [n,1,r,r] tensor per layer."""
+    return [torch.randn((n, *shape[1:]), generator=g) for shape in model.config.noise_shapes()]
+
+
+@torch.no_grad()
+def generate(model: BlobGAN, n: int, seed: int, truncation: float):
+    """n samples: uint8 images [n,R,R,3] and their Layout (z and noise drawn from ``seed``)."""
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn((n, model.config.noise_dim), generator=g)
+    images, layouts = [], []
+    for part in z.split(RENDER_BATCH):
+        layout = model.sample_layout(z=part, truncation=truncation)
+        images.append(to_uint8(model.render(layout, noise=per_image_noise(model, len(part), g))))
+        layouts.append(layout.to("cpu"))
+    from blobgan_core.layout import Layout
+
+    return np.concatenate(images), Layout.cat(layouts)
+
+
+# -- the three measurements --------------------------------------------------------------------------
+
+def measure_swd(model, n, seed, timings) -> tuple[dict, dict]:
+    res = model.resolution
+    t = time.perf_counter()
+    rooms_a = render_rooms(np.arange(REAL_A_START, REAL_A_START + n), size=res)
+    real_a = rooms_a.images
+    real_b = render_rooms(np.arange(REAL_B_START, REAL_B_START + n), size=res).images
+    timings["render_real_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    generated = {trunc: generate(model, n, seed + 1, trunc) for trunc in SWD_TRUNCATIONS}
+    timings["generate_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    sets = {"real_vs_real": swd.image_descriptors(real_b, seed=seed * 10 + 2)}
+    for i, (trunc, (images, _)) in enumerate(generated.items()):
+        sets[f"generated_t{trunc:g}"] = swd.image_descriptors(images, seed=seed * 10 + 3 + i)
+    reference = swd.image_descriptors(real_a, seed=seed * 10 + 1)
+    timings["swd_descriptors_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    table = swd.swd_table(reference, sets, seed=seed)
+    timings["swd_distance_s"] = time.perf_counter() - t
+    return table, {"real": real_a, "real_labels": rooms_a.labels[:64], "generated": generated}
+
+
+def measure_locality(model, scenes, seed, timings) -> tuple[dict, list]:
+    t = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    results = []
+    for i in range(scenes):
+        scene_seed = seed * 100_000 + i
+        layout = model.sample_layout(seed=scene_seed, truncation=EDIT_TRUNCATION)
+        moves = locality.plan_moves(layout, model.resolution, rng)
+        results += locality.measure_moves(model, layout, moves, noise_seed=scene_seed, scene=i)
+    timings["locality_s"] = time.perf_counter() - t
+    return locality.summarize(results, model.resolution), results
+
+
+def measure_ownership(model, images, layouts, net, timings) -> tuple[dict, dict]:
+    t = time.perf_counter()
+    gen_labels, gen_conf = segmenter.segment(net, torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1)
+    tally = ownership.OwnershipTally(model.config.n_blobs)
+    tally.add(ownership.owner_map(layouts, model.resolution), gen_labels)
+    summary = tally.summary()
+    summary["kind_share"] = tally.kind_share().round(4).tolist()
+    timings["ownership_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    heldout = segmenter.evaluate(net, n=200, size=model.resolution)
+    timings["labeller_check_s"] = time.perf_counter() - t
+    labeller = {"method": "RoomSegmenter (blobgan_core/metrics/segmenter.py), trained on procedural rooms only",
+                "heldout_real": {k: v for k, v in heldout.items() if k != "class_recall"},
+                "heldout_real_class_recall": heldout["class_recall"],
+                "mean_confidence_generated": float(gen_conf.mean())}
+    return summary, {"labeller": labeller, "labels": gen_labels}
+
+
+# -- output ------------------------------------------------------------------------------------------
+
+def machine() -> dict:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
+    return {"cpu": platform.processor() or platform.machine(), "logical_cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
+            "system": platform.platform(), "load_average_1m_at_start": round(load[0], 2)}
+
+
+def print_report(result: dict) -> None:
+    m, mod = result["machine"], result["model"]
+    print(f"machine: {m['cpu']}, {m['logical_cores']} logical cores, {m['torch_threads']} torch threads, "
+          f"torch {m['torch']}, load average {m['load_average_1m_at_start']} at start")
+    steps = f", {mod['trained_steps']} training steps" if mod.get("trained_steps") is not None else ""
+    print(f"model: {mod['path']}{steps} ({mod['config']['resolution']} px, K={mod['config']['n_blobs']})")
+    s = result["settings"]
+    print(f"\nSWD x1e3, {s['n']} vs {s['n']} images (Laplacian-pyramid 7x7 patches, lower is better)")
+    table = result["swd"]
+    sides = list(next(iter(table.values()))["levels"])
+    print(f"  {'set':<22}" + "".join(f"{str(side) + ' px':>9}" for side in sides) + f"{'mean':>9}")
+    for name, row in table.items():
+        print(f"  {name:<22}" + "".join(f"{row['levels'][side]:9.2f}" for side in sides) + f"{row['mean']:9.2f}")
+    loc = result["locality"]
+    print(f"\nEdit locality: {loc['moves']} blob moves of {s['move_px']} px in {s['locality_scenes']} scenes "
+          f"(truncation {EDIT_TRUNCATION})")
+    if loc.get("moves_with_change"):
+        print(f"  change inside old+new footprint: mean {loc['share_mean']:.3f}, median {loc['share_median']:.3f}, "
+              f"pooled {loc['share_pooled']:.3f}   (footprint covers {loc['area_mean']:.3f} of the image)")
+        print(f"  mean change per channel: inside {loc['change_inside_per_channel']:.1f}, outside "
+              f"{loc['change_outside_per_channel']:.2f} (8-bit levels); carry {loc['carry']:.3f}")
+    own = result["ownership"]
+    lab = result["labeller"]["heldout_real"]
+    print(f"\nBlob use: {own['scenes']} generated scenes (truncation {EDIT_TRUNCATION}), labels by the room segmenter "
+          f"(held-out real rooms: pixel acc {lab['pixel_accuracy']:.3f}, region acc {lab['region_accuracy']:.3f}; "
+          f"confidence real {lab['mean_confidence']:.3f} / generated "
+          f"{result['labeller']['mean_confidence_generated']:.3f})")
+    print(f"  visible blobs per scene {own['visible_blobs_per_scene']:.2f}, carrying an object "
+          f"{own['object_blobs_per_scene']:.2f}; object concentration {own['object_concentration'] or 0:.3f}")
+    for b in own["per_blob"]:
+        kinds = ", ".join(f"{k} {v:.0%}" for k, v in b["top_kinds"])
+        purity = f"{b['purity']:.2f}" if b["purity"] is not None else "-"
+        print(f"  blob {b['blob']:2d}: visible {b['visible_rate']:.0%}, object {b['object_rate']:.0%}, "
+              f"purity {purity}  {kinds}")
+    kinds = [f"{kind} -> blob {v['main_blob']} ({v['main_blob_share']:.0%} of {v['blobs']})"
+             for kind, v in own["per_kind"].items() if kind in OBJECT_KINDS]
+    if kinds:
+        print("  object kinds, the blob that carries each most often: " + "; ".join(kinds))
+    print("\ntimings (s): " + ", ".join(f"{k[:-2]} {v:.1f}" for k, v in result["timings"].items()))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default=None, help="checkpoint (.safetensors/.ckpt); default: the embedded model")
+    ap.add_argument("--n", type=int, default=2000, help="images per set for SWD")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--locality-scenes", type=int, default=100)
+    ap.add_argument("--ownership-scenes", type=int, default=500)
+    ap.add_argument("--segmenter", default=None, help="labeller weights (default: the shipped ones)")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    ap.add_argument("--out", default=None, help="write the numbers as JSON here")
+    ap.add_argument("--figures", default=None, help="write PNG figures for the model card into this folder")
+    args = ap.parse_args(argv)
+    for name in ("n", "locality_scenes", "ownership_scenes"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    result = {"machine": machine()}
+    model, result["model"] = open_model(args.model)
+    net = segmenter.load_segmenter(args.segmenter)
+    timings: dict[str, float] = {}
+    result["settings"] = {"n": args.n, "seed": args.seed, "locality_scenes": args.locality_scenes,
+                          "ownership_scenes": min(args.ownership_scenes, args.n),
+                          "move_px": round(locality.MOVE_FRACTION * model.resolution),
+                          "swd": {"patch": swd.PATCH_SIZE, "patches_per_image": swd.PATCHES_PER_IMAGE,
+                                  "directions": swd.N_DIRECTIONS, "repeats": swd.N_REPEATS},
+                          "real_indices": [REAL_A_START, REAL_B_START]}
+    result["swd"], sets = measure_swd(model, args.n, args.seed, timings)
+    result["locality"], moves = measure_locality(model, args.locality_scenes, args.seed, timings)
+    images, layouts = sets["generated"][EDIT_TRUNCATION]
+    m = result["settings"]["ownership_scenes"]
+    result["ownership"], extra = measure_ownership(model, images[:m], layouts.select(slice(0, m)), net, timings)
+    result["labeller"] = extra["labeller"]
+    if args.figures:
+        t = time.perf_counter()
+        result["figures"] = figures.write_figures(Path(args.figures), model, sets, extra["labels"], result, net,
+                                                  locality_seed=args.seed)
+        timings["figures_s"] = time.perf_counter() - t
+    timings["total_s"] = time.perf_counter() - start
+    result["timings"] = {k: round(v, 2) for k, v in timings.items()}
+    print_report(result)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=1))
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

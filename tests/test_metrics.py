@@ -1,0 +1,251 @@
+"""Quality metrics: SWD on Laplacian-pyramid patches, edit locality, blob ownership and its labeller."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from blobgan_core.data import LABEL_NAMES, OBJECT_KINDS, render_rooms
+from blobgan_core.edits import hide_blob
+from blobgan_core.layout import Layout
+from blobgan_core.metrics import locality, ownership, segmenter, swd
+
+
+@pytest.fixture(scope="module")
+def rooms():
+    """Two disjoint sets of 48 real rooms at 64 px."""
+    return (render_rooms(np.arange(48), size=64), render_rooms(np.arange(10_000, 10_048), size=64))
+
+
+def blurred(images: np.ndarray) -> np.ndarray:
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float()
+    x = swd.pyramid_up(swd.pyramid_down(x))
+    return x.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+
+
+# -- SWD ---------------------------------------------------------------------------------------------
+
+def test_pyramid_levels_and_exact_reconstruction():
+    assert swd.pyramid_levels(64) == [64, 32, 16]
+    assert swd.pyramid_levels(16) == [16]
+    x = torch.randn(2, 3, 64, 64) * 50
+    levels = swd.laplacian_pyramid(x)
+    assert [lv.shape[-1] for lv in levels] == [64, 32, 16]
+    torch.testing.assert_close(swd.reconstruct(levels), x, atol=1e-3, rtol=0)
+    # the detail levels of a constant image are zero and its residual is the constant
+    flat = swd.laplacian_pyramid(torch.full((1, 3, 32, 32), 7.0))
+    assert flat[0].abs().max() < 1e-5 and torch.allclose(flat[-1], torch.full_like(flat[-1], 7.0))
+    with pytest.raises(ValueError, match="power of two"):
+        swd.pyramid_levels(48)
+
+
+def test_patches_are_the_pixels_at_the_drawn_places():
+    level = torch.arange(2 * 3 * 16 * 16, dtype=torch.float32).view(2, 3, 16, 16)
+    patches = swd.sample_patches(level, np.random.default_rng(5), patches_per_image=4)
+    assert patches.shape == (8, 3, 7, 7)
+    rng = np.random.default_rng(5)
+    ys, xs = rng.integers(0, 10, size=(2, 4)), rng.integers(0, 10, size=(2, 4))
+    for i in range(2):
+        for p in range(4):
+            expected = level[i, :, ys[i, p]:ys[i, p] + 7, xs[i, p]:xs[i, p] + 7].numpy()
+            np.testing.assert_array_equal(patches[i * 4 + p], expected)
+
+
+def test_descriptors_are_standardised_per_channel(rooms):
+    d = swd.image_descriptors(rooms[0].images[:8], seed=0)
+    assert d.sides == [64, 32, 16] and d.size == 8 * 128
+    per_channel = d.levels[0].reshape(-1, 3, 49)
+    np.testing.assert_allclose(per_channel.mean(axis=(0, 2)), 0, atol=1e-4)
+    np.testing.assert_allclose(per_channel.std(axis=(0, 2)), 1, atol=1e-3)
+
+
+def test_swd_is_zero_for_identical_sets_and_grows_with_the_shift(rooms):
+    real_a, real_b = rooms
+    a = swd.image_descriptors(real_a.images, seed=1)
+    table = swd.swd_table(a, {
+        "same": a,
+        "other_real": swd.image_descriptors(real_b.images, seed=2),
+        "blurred": swd.image_descriptors(blurred(real_b.images), seed=2),
+    })
+    assert table["same"]["mean"] == 0.0
+    assert all(v == 0.0 for v in table["same"]["levels"].values())
+    assert 0 < table["other_real"]["mean"] < table["blurred"]["mean"]
+    # blurring removes fine detail: the finest level tells the sets apart most clearly
+    assert table["other_real"]["levels"][64] < table["blurred"]["levels"][64] / 2
+    assert table["blurred"]["levels"][64] > 2 * table["blurred"]["levels"][16]
+
+
+def test_swd_ignores_a_global_colour_scale_but_not_structure(rooms):
+    images = rooms[0].images
+    dimmer = (images.astype(np.float32) * 0.5 + 20).round().astype(np.uint8)
+    a = swd.image_descriptors(images, seed=3)
+    table = swd.swd_table(a, {"dimmer": swd.image_descriptors(dimmer, seed=3),
+                              "other": swd.image_descriptors(rooms[1].images, seed=3)})
+    # per-set standardisation absorbs a global gain and offset (up to 8-bit rounding)
+    assert table["dimmer"]["mean"] < 0.2 * table["other"]["mean"]
+
+
+def test_sliced_wasserstein_on_known_distributions():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4000, 6)).astype(np.float32)
+    b = rng.standard_normal((4000, 6)).astype(np.float32)
+    near, far = swd.sliced_wasserstein(a, [b + 0.2, b + 1.0], seed=0)
+    assert near < far
+    # a pure shift s: each projection moves by <u, s>, so SWD = E|<u, s>| over unit u in 6-D,
+    # = |s| Gamma(3) / (sqrt(pi) Gamma(3.5)) for s = (1, ..., 1)
+    (pure,) = swd.sliced_wasserstein(a, [a + 1.0], seed=0, n_directions=512)
+    assert pure == pytest.approx(np.sqrt(6) * math.gamma(3) / (math.sqrt(math.pi) * math.gamma(3.5)), rel=0.05)
+    # seeded: the same call gives the same number
+    assert swd.sliced_wasserstein(a, [b], seed=4) == swd.sliced_wasserstein(a, [b], seed=4)
+    with pytest.raises(ValueError, match="must match the reference"):
+        swd.sliced_wasserstein(a, [b[:10]])
+
+
+# -- edit locality -----------------------------------------------------------------------------------
+
+def test_moving_a_hidden_blob_changes_nothing(tiny_model):
+    layout = hide_blob(tiny_model.sample_layout(seed=0), 1)
+    (result,) = locality.measure_moves(tiny_model, layout, [(1, 6, 3)])
+    assert result.total_change == 0 and result.inside_change == 0
+    assert math.isnan(result.share)
+    summary = locality.summarize([result], tiny_model.resolution)
+    assert summary == {"moves": 1, "moves_with_change": 0}
+
+
+def test_plan_moves_skips_hidden_blobs_and_stays_in_the_picture(tiny_model):
+    layout = hide_blob(tiny_model.sample_layout(seed=3), 2)
+    res = tiny_model.resolution
+    moves = locality.plan_moves(layout, res, np.random.default_rng(0))
+    assert moves and 2 not in [k for k, _, _ in moves]
+    for k, dx, dy in moves:
+        assert abs(math.hypot(dx, dy) - locality.MOVE_FRACTION * res) <= 1
+        assert 0 <= float(layout.xs[0, k]) + dx / res <= 1 and 0 <= float(layout.ys[0, k]) + dy / res <= 1
+
+
+def test_locality_share_matches_its_definition(tiny_model):
+    layout = tiny_model.sample_layout(seed=1, truncation=0.4)
+    res = tiny_model.resolution
+    k, dx, dy = 0, 4, -2
+    (result,) = locality.measure_moves(tiny_model, layout, [(k, dx, dy)], noise_seed=1)
+    moved = locality.move_layout(layout, k, dx, dy, res)
+    with torch.no_grad():
+        before = tiny_model.render(layout, noise=1)
+        after = tiny_model.render(moved, noise=1)
+    change = ((after.clamp(-1, 1) - before.clamp(-1, 1)).abs() * 127.5).sum(1)[0]
+    region = locality.footprints(layout, res)[0, k] | locality.footprints(moved, res)[0, k]
+    assert result.total_change == pytest.approx(float(change.sum()), rel=1e-4)
+    assert result.share == pytest.approx(float(change[region].sum() / change.sum()), rel=1e-4)
+    assert result.area == pytest.approx(float(region.float().mean()))
+
+
+def test_blob_moves_change_mostly_their_own_region(tiny_model):
+    """Even untrained, the decoder is convolutional: the change concentrates around the moved blob."""
+    results = []
+    for seed in range(3):
+        layout = tiny_model.sample_layout(seed=seed, truncation=0.4)
+        moves = locality.plan_moves(layout, tiny_model.resolution, np.random.default_rng(seed))
+        results += locality.measure_moves(tiny_model, layout, moves, noise_seed=seed, scene=seed)
+    summary = locality.summarize(results, tiny_model.resolution)
+    assert summary["moves_with_change"] == len(results) > 3
+    assert summary["share_mean"] > summary["area_mean"] + 0.2
+    assert summary["change_inside_per_channel"] > summary["change_outside_per_channel"]
+
+
+def test_shift_image_moves_pixels_and_marks_the_sources():
+    img = torch.arange(16.0).view(1, 4, 4)
+    out, valid = locality.shift_image(img, 1, -1)
+    assert out[0, 0, 1] == img[0, 1, 0] and out[0, 2, 3] == img[0, 3, 2]
+    assert not valid[3].any() and not valid[:, 0].any() and valid[:3, 1:].all()
+
+
+def test_carry_is_one_when_the_content_moves_exactly():
+    """A 'decoder' that paints each blob's footprint in a fixed colour moves its content exactly."""
+
+    class Painter:
+        resolution = 32
+
+        def render(self, layout, noise=None):
+            alpha = locality.layout_alphas(layout, 32)                       # [N,K+1,S,S]
+            colours = torch.tensor([[-1.0, -1, -1], [1, 0, -1], [0, 1, 1]])[: alpha.shape[1]]
+            return torch.einsum("nkhw,kc->nchw", alpha, colours)
+
+    layout = Layout(xs=torch.tensor([[0.3, 0.7]]), ys=torch.tensor([[0.4, 0.6]]), sizes=torch.tensor([[0.0, 3, 3]]),
+                    covs=torch.eye(2).expand(1, 2, 2, 2) * 0.004, features=torch.zeros(1, 3, 1),
+                    spatial_style=torch.zeros(1, 3, 1))
+    (result,) = locality.measure_moves(Painter(), layout, [(0, 3, 2)])
+    assert result.carry_pixels > 10
+    # edge pixels with partial alpha near the other blob or the border may differ slightly
+    assert locality.summarize([result], 32)["carry"] > 0.9
+
+
+# -- ownership ---------------------------------------------------------------------------------------
+
+def test_ownership_with_true_labels_as_owners(rooms):
+    """Let blob k own exactly the pixels of label k: every visible blob's kind is its label, purely."""
+    real = rooms[0]
+    labels = torch.from_numpy(real.labels.astype(np.int64))
+    tally = ownership.OwnershipTally(n_blobs=len(LABEL_NAMES))
+    tally.add(labels + 1, labels)
+    summary = tally.summary()
+    for b in summary["per_blob"]:
+        if b["visible_rate"] > 0:
+            assert b["top_kinds"][0] == [LABEL_NAMES[b["blob"]], 1.0] and b["purity"] == 1.0
+    assert summary["object_concentration"] == 1.0
+    # object blobs per scene: object kinds that own >= 1 % of the picture
+    pixels = 64 * 64
+    counts = [sum(int((lab == LABEL_NAMES.index(k)).sum()) >= 0.01 * pixels for k in OBJECT_KINDS)
+              for lab in real.labels]
+    assert summary["object_blobs_per_scene"] == pytest.approx(np.mean(counts))
+
+
+def test_a_blob_over_the_bed_owns_a_bed(rooms):
+    """Real procedural room, one blob laid over the bed's box: its kind, from true labels, is 'bed'."""
+    real = rooms[0]
+    i, bed = next((i, o) for i, objs in enumerate(real.objects) for o in objs
+                  if o["kind"] == "bed" and o["pixels"] > 600)
+    x0, y0, x1, y1 = bed["bbox"]
+    s = 2.0   # the half-opacity ellipse is d^2 = s: half-axes 0.3 x the box
+    cov = torch.diag(torch.tensor([(0.3 * (x1 - x0)) ** 2 / s, (0.3 * (y1 - y0)) ** 2 / s]))
+    layout = Layout(xs=torch.tensor([[(x0 + x1) / 2, 0.5]]), ys=torch.tensor([[(y0 + y1) / 2 + 0.02, 0.5]]),
+                    sizes=torch.tensor([[0.0, s, -100.0]]), covs=cov.expand(1, 2, 2, 2).clone(),
+                    features=torch.zeros(1, 3, 1), spatial_style=torch.zeros(1, 3, 1))
+    owner = ownership.owner_map(layout, 64)
+    tally = ownership.OwnershipTally(n_blobs=2)
+    tally.add(owner, torch.from_numpy(real.labels[i:i + 1].astype(np.int64)))
+    summary = tally.summary()
+    assert summary["per_blob"][0]["top_kinds"][0][0] == "bed"
+    assert summary["per_blob"][0]["object_rate"] == 1.0
+    assert summary["per_blob"][1]["visible_rate"] == 0.0      # the hidden blob owns nothing
+    assert summary["visible_blobs_per_scene"] == 1 and summary["object_blobs_per_scene"] == 1
+
+
+def test_ownership_rejects_mismatched_maps():
+    tally = ownership.OwnershipTally(n_blobs=2)
+    with pytest.raises(ValueError, match="same shape"):
+        tally.add(torch.zeros(1, 8, 8, dtype=torch.long), torch.zeros(1, 4, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="owner ids"):
+        tally.add(torch.full((1, 4, 4), 5), torch.zeros(1, 4, 4, dtype=torch.long))
+
+
+# -- the labeller ------------------------------------------------------------------------------------
+
+def test_label_accuracy_definitions():
+    truth = torch.zeros(1, 10, 10, dtype=torch.long)
+    truth[0, :, 5:] = 5                                 # half floor, half bed
+    predicted = truth.clone()
+    predicted[0, :8, 5:] = 0                            # 40 of the 50 bed pixels called floor
+    acc = segmenter.label_accuracy(predicted, truth)
+    assert acc["pixel_accuracy"] == pytest.approx(0.6)
+    assert acc["class_recall"] == {"floor": 1.0, "bed": pytest.approx(0.2)}
+    assert acc["regions"] == 2 and acc["region_accuracy"] == 0.5    # bed's majority is now floor
+
+
+def test_shipped_segmenter_labels_real_rooms(rooms):
+    net = segmenter.load_segmenter()
+    real = rooms[1]
+    labels, confidence = segmenter.segment(net, segmenter.rooms_as_input(real.images))
+    assert labels.shape == (48, 64, 64) and confidence.min() > 0 and confidence.max() <= 1
+    acc = segmenter.label_accuracy(labels, torch.from_numpy(real.labels.astype(np.int64)))
+    assert acc["pixel_accuracy"] > 0.85 and acc["region_accuracy"] > 0.85
+    assert acc["class_recall"]["bed"] > 0.85
