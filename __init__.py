@@ -26,6 +26,7 @@ if os.path.dirname(os.path.dirname(os.path.abspath(blobgan_core.__file__))) != _
 from .nodes import BlobMasks, EditBlob, LoadBlobGAN, RenderScene, SampleBlobs  # noqa: E402
 from .nodes.comfy import register_model_folder  # noqa: E402
 from .nodes.drag_nodes import DragPoints  # noqa: E402
+from .nodes.preview import register_routes  # noqa: E402
 
 # node id -> class and display name. Ids are what saved workflows store: never rename one; ship a new id
 # and mark the old class DEPRECATED instead.
@@ -43,5 +44,6 @@ NODE_DISPLAY_NAME_MAPPINGS = {node_id: entry["name"] for node_id, entry in NODE_
 WEB_DIRECTORY = "./web"
 
 register_model_folder()
+register_routes()  # POST /blobgan/preview, the editor widget's live preview
 
 __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "WEB_DIRECTORY"]

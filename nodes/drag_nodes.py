@@ -10,6 +10,7 @@ from blobgan_core.images import to_comfy_image
 
 from . import comfy
 from .errors import input_error
+from .preview import editor_ui, remember_scene
 from .scene_nodes import check_scene
 
 NODE = "Drag Points"
@@ -90,11 +91,16 @@ class DragPoints:
                     "tooltip": "Also optimize the structure vectors of the dragged blobs (non-rigid changes), "
                                "pulled back toward their original values."}),
             },
+            # the points widget fetches the input scene from the preview route after a page reload
+            "hidden": {"unique_id": "UNIQUE_ID"},
         }
 
     def drag(self, scene, handles, targets, steps=DEFAULT_STEPS, lr=DEFAULT_LR, r1=0.0, r2=0.0,
-             lambda_mask=DEFAULT_LAMBDA, every_k=0, mask=None, fit="auto", optimize_features=False):
+             lambda_mask=DEFAULT_LAMBDA, every_k=0, mask=None, fit="auto", optimize_features=False,
+             unique_id=None):
         scene = check_scene(NODE, "scene", scene)
+        # before the points are checked: a run without points still gives the widget its scene
+        remember_scene(unique_id, scene)
         try:
             hs, ts = parse_drag_points(handles, targets)
         except PointsError as e:
@@ -150,6 +156,7 @@ class DragPoints:
         # (the points widget draws them over it)
         ui = {"images": comfy.save_previews(image, prefix="blobgan_drag"),
               "drag_source": comfy.save_previews(to_comfy_image(torch.cat(originals)), prefix="blobgan_drag_src")}
+        ui.update(editor_ui(unique_id, scene, render=False))  # blob geometry for the points widget
         return {"ui": ui, "result": (edited, image, final_handles, animation)}
 
 

@@ -14,6 +14,7 @@ from blobgan_core.scene import Scene
 
 from . import comfy
 from .errors import input_error
+from .preview import editor_ui, remember_scene
 
 MAX_SEED = 0xFFFFFFFFFFFFFFFF
 MAX_BATCH = 64
@@ -101,9 +102,11 @@ class EditBlob:
                     "tooltip": "Scene that restyle edits take style/structure vectors from (\"source_blob\" "
                                "is one of its ids). Not needed for other ops or with \"scene\": \"self\"."}),
             },
+            # the editor widget's live preview needs to know which node's scene it edits
+            "hidden": {"unique_id": "UNIQUE_ID"},
         }
 
-    def edit(self, scene, edits, source_scene=None):
+    def edit(self, scene, edits, source_scene=None, unique_id=None):
         scene = check_scene("Edit Blob", "scene", scene)
         if source_scene is not None:
             source_scene = check_scene("Edit Blob", "source_scene", source_scene)
@@ -112,12 +115,16 @@ class EditBlob:
                 raise input_error("Edit Blob", "source_scene", "comes from a model with other feature sizes "
                                   f"(d_in={theirs.d_in}, d_style={theirs.d_style}; this scene's model has "
                                   f"d_in={mine.d_in}, d_style={mine.d_style}); sample it with the same model")
+        # before the edits are checked: the widget's preview works while the list is being fixed
+        remember_scene(unique_id, scene, source_scene)
         try:
-            return (scene.edit(edits, source_scene),)
+            edited = scene.edit(edits, source_scene)
         except EditError as e:
             raise input_error("Edit Blob", "edits", str(e)) from None
         except ValueError as e:  # e.g. a source scene whose batch fits neither 1 nor the scene's
             raise input_error("Edit Blob", "edits" if source_scene is None else "source_scene", str(e)) from None
+        # the input scene's image and blob geometry for the editor widget (web/js/blob_editor.js)
+        return {"ui": editor_ui(unique_id, scene, source=source_scene), "result": (edited,)}
 
 
 class RenderScene:

@@ -30,7 +30,8 @@ def test_drag_points_end_to_end(scene):
     assert len(points) == 1 and set(points[0]) == {"x", "y"}
     assert frames.shape[1:] == (32, 32, 3) and frames.shape[0] >= 3
     assert torch.equal(frames[-1], image[0])
-    assert out["ui"] == {"images": [], "drag_source": []}  # no preview files outside ComfyUI
+    assert out["ui"]["images"] == out["ui"]["drag_source"] == []  # no preview files outside ComfyUI
+    assert len(out["ui"]["blobgan_scene"]) == 1  # the input scene's blobs, for the points widget
 
 
 def test_drag_points_on_a_batch_with_a_mask_and_without_animation(scene):

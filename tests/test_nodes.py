@@ -49,7 +49,7 @@ def scene(nodes, model):
 
 def edit(nodes, scene, edits, source=None):
     text = edits if isinstance(edits, str) else json.dumps(edits)
-    return nodes["BlobGANEditBlob"].edit(scene, text, source)[0]
+    return nodes["BlobGANEditBlob"].edit(scene, text, source)["result"][0]
 
 
 
