@@ -109,6 +109,7 @@ export class BlobEditorCanvas {
         this.previewLastSent = -Infinity;
         this.previewRoundTripMs = 0;    // last measured drag-to-pixels time (request to decoded image)
         this.previewStats = { sent: 0, aborted: 0, received: 0, failed: 0 };
+        this.previewTimes = [];         // the last round trips (ms), for measurements
         this.previewAvailable = true;
 
         this.message = "";
@@ -1064,6 +1065,8 @@ export class BlobEditorCanvas {
         this.previewKey = key;
         if (key === "[]" && !this.baseImage) this.baseImage = img;
         this.previewRoundTripMs = performance.now() - started;
+        this.previewTimes.push(this.previewRoundTripMs);
+        if (this.previewTimes.length > 100) this.previewTimes.shift();
         this.previewStats.received += 1;
         if (this.messageLevel !== "error") this.say("");
         this.render();
