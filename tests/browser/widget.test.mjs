@@ -17,7 +17,7 @@ try {
 }
 const skip = !CHROMIUM ? "no Chromium (install Debian's chromium, or set CHROMIUM=/path/to/chromium)"
     : !playwright ? "playwright-core is not installed (cd tests/browser && npm install)" : false;
-if (skip) console.log(`# browser tests skipped: ${skip}`);
+if (skip) console.log(`browser tests skipped: ${skip}`);
 
 describe("blob editor widget in Chromium", { skip }, () => {
     let server, browser, page;
