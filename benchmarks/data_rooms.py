@@ -10,14 +10,13 @@ and process CPU time are reported: on a shared machine the CPU-time figure is th
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from machine import machine_line  # benchmarks/machine.py (the script folder is on sys.path)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -42,8 +41,7 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores, "
-          f"load average {os.getloadavg()[0]:.1f}; torch {torch.__version__}, 1 thread, 1 process")
+    print(machine_line() + ", 1 process")
     indices = np.arange(args.n)
     for size in args.sizes:
         ds = RoomDataset(size=size, seed=0)

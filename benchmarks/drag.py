@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import statistics
 import sys
 import time
@@ -43,6 +42,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from machine import machine_line  # benchmarks/machine.py (the script folder is on sys.path)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -339,8 +339,7 @@ def main(argv=None):
 
     model, label = get_model(args)
     res = model.resolution
-    print(f"model: {label}\nresolution {res} px, device {args.device}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} CPU threads, {platform.processor() or platform.machine()}")
+    print(f"{machine_line()}\nmodel: {label}\nresolution {res} px, device {args.device}")
     report = {"model": label, "resolution": res, "device": args.device, "threads": torch.get_num_threads()}
     if args.choose_layer:
         report["layers"] = choose_layer(model, args.scenes)

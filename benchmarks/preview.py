@@ -21,8 +21,6 @@ import base64
 import http.client
 import io
 import json
-import os
-import platform
 import statistics
 import sys
 import threading
@@ -30,6 +28,7 @@ import time
 from pathlib import Path
 
 import torch
+from machine import machine_line  # benchmarks/machine.py (the script folder is on sys.path)
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -155,9 +154,7 @@ def main(argv=None) -> int:
 
     model, what = make_model(a)
     c = model.config
-    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, load average {load[0]:.1f}")
+    print(machine_line())
     print(f"model: {what}: {c.resolution} px, K={c.n_blobs}, format {a.format}")
     scene = Scene(model, model.sample_layout(seed=0), noise_seed=0)
     preview.remember_scene(NODE_ID, scene)

@@ -33,15 +33,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from machine import machine_info  # benchmarks/machine.py (the script folder is on sys.path)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -157,10 +155,7 @@ def measure_ownership(model, images, layouts, net, timings) -> tuple[dict, dict]
 # -- output ------------------------------------------------------------------------------------------
 
 def machine() -> dict:
-    load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
-    return {"cpu": platform.processor() or platform.machine(), "logical_cores": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
-            "system": platform.platform(), "load_average_1m_at_start": round(load[0], 2)}
+    return machine_info()
 
 
 def print_report(result: dict) -> None:

@@ -13,7 +13,6 @@ ours / official, measured in the same process on the same weights, layout and no
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from machine import machine_line  # benchmarks/machine.py (the script folder is on sys.path)
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
@@ -88,8 +88,7 @@ def main(argv=None) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     devices = a.devices or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} CPU threads, "
-          f"torch {torch.__version__}" + (f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))
+    print(machine_line())
 
     for dev_name in devices:
         device = torch.device(dev_name)
