@@ -213,7 +213,10 @@ class LayoutStyleGenerator(nn.Module):
             noise = [None] * c.n_noise
         if len(noise) != c.n_noise:
             raise ValueError(f"noise must be a list of {c.n_noise} tensors, got {len(noise)}")
-        alphas = alpha_pyramid(layout_alphas(layout, c.resolution), c.size_in)
+        # opacities in float32 even for half-precision models: d^2 reaches thousands, and the sigmoid's
+        # edge (what blob boundaries look like) needs more than half precision's 11 bits there
+        alphas = alpha_pyramid(layout_alphas(layout.to(dtype=torch.float32), c.resolution), c.size_in)
+        alphas = {r: a.to(layout.features.dtype) for r, a in alphas.items()}
         if impl == "fast":
             # pixel-major alphas [N,H*W,K+1] feed channels_last style maps, which oneDNN convolves fastest
             alphas = {r: a.flatten(2).transpose(1, 2).contiguous() for r, a in alphas.items()}

@@ -151,3 +151,12 @@ def test_stop_at_returns_the_kept_activation():
     assert torch.equal(model.generator(lay, noise, stop_at="convs.1"), kept["convs.1"])
     with pytest.raises(ValueError, match="unknown decoder layer"):
         model.generator(lay, noise, stop_at="convs.99")
+
+
+def test_bfloat16_model_renders_close_to_float32():
+    model = random_model()
+    lay = model.sample_layout(seed=2)
+    ref = model.render(lay)
+    low = model.to(torch.bfloat16).render(lay)
+    assert low.dtype == torch.bfloat16 and low.shape == ref.shape
+    assert (low.float() - ref).abs().mean() < 0.05 * ref.abs().mean()
