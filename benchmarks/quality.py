@@ -161,7 +161,7 @@ def machine() -> dict:
 def print_report(result: dict) -> None:
     m, mod = result["machine"], result["model"]
     print(f"machine: {m['cpu']}, {m['logical_cores']} logical cores, {m['torch_threads']} torch threads, "
-          f"torch {m['torch']}, load average {m['load_average_1m_at_start']} at start")
+          f"torch {m['torch']}, load average {m.get('load_average_1m', 'n/a')} at start")
     steps = f", {mod['trained_steps']} training steps" if mod.get("trained_steps") is not None else ""
     print(f"model: {mod['path']}{steps} ({mod['config']['resolution']} px, K={mod['config']['n_blobs']})")
     s = result["settings"]
