@@ -215,7 +215,8 @@ class LayoutStyleGenerator(nn.Module):
             raise ValueError(f"noise must be a list of {c.n_noise} tensors, got {len(noise)}")
         # opacities in float32 even for half-precision models: d^2 reaches thousands, and the sigmoid's
         # edge (what blob boundaries look like) needs more than half precision's 11 bits there
-        alphas = alpha_pyramid(layout_alphas(layout.to(dtype=torch.float32), c.resolution), c.size_in)
+        splat_dtype = torch.promote_types(layout.xs.dtype, torch.float32)
+        alphas = alpha_pyramid(layout_alphas(layout.to(dtype=splat_dtype), c.resolution), c.size_in)
         alphas = {r: a.to(layout.features.dtype) for r, a in alphas.items()}
         if impl == "fast":
             # pixel-major alphas [N,H*W,K+1] feed channels_last style maps, which oneDNN convolves fastest
