@@ -93,11 +93,7 @@ def serve(port_holder: list, ready: threading.Event, stop: threading.Event):
     from aiohttp import web
 
     async def main():
-        routes = web.RouteTableDef()
-        preview.add_route(routes)
-        app = web.Application()
-        app.add_routes(routes)
-        runner = web.AppRunner(app)
+        runner = web.AppRunner(preview.make_app())
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

@@ -420,6 +420,17 @@ def add_route(routes) -> None:
     routes.post(ROUTE)(preview_route)
 
 
+def make_app():
+    """A standalone aiohttp application serving only the preview route (benchmarks, tests)."""
+    from aiohttp import web
+
+    routes = web.RouteTableDef()
+    add_route(routes)
+    app = web.Application()
+    app.add_routes(routes)
+    return app
+
+
 _registered = [False]
 
 

@@ -293,11 +293,7 @@ def test_the_route_over_http(scene):
     preview.remember_scene("5", scene)
 
     async def main():
-        routes = web.RouteTableDef()
-        preview.add_route(routes)
-        app = web.Application()
-        app.add_routes(routes)
-        runner = web.AppRunner(app)
+        runner = web.AppRunner(preview.make_app())
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
