@@ -34,10 +34,6 @@ def layer_resolution(config: BlobGANConfig, name: str) -> int:
     return config.size_in * 2 ** (int(name.split(".")[1]) // 2 + 1)
 
 
-def layer_channels(config: BlobGANConfig, name: str) -> int:
-    return config.channels(layer_resolution(config, name))
-
-
 def default_layer(config: BlobGANConfig) -> str:
     """The feature layer the drag uses unless told otherwise: the second conv at half the image side
     (capped at 128 px, DragGAN's choice on 256 px models). See docs/drag-points.md for the measurement."""

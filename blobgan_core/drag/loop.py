@@ -28,7 +28,7 @@ from .closed_form import closed_form_step
 from .features import decoder_features, default_layer, layer_names
 from .motion import fixed_region, mask_loss, motion_loss
 from .params import BlobParams
-from .points import check_inside, parse_drag_points, points_tensor
+from .points import check_inside, parse_drag_points, points_tensor, to_normalized, to_pixels
 from .tracking import reference_features, track_points
 
 # Defaults; radii and the tolerance are in pixels at 128 px and scale with the resolution.
@@ -181,7 +181,8 @@ def drag(
     refs = reference_features(fmap0, handles0, res)
     fixed = fixed_region(mask_img, fmap0.shape[-1]) if mask_img is not None and lam > 0 else None
 
-    cf = closed_form_step(layout, handles0 / res, target_px / res, fit=fit, keep_area=keep_area)
+    cf = closed_form_step(layout, to_normalized(handles0, res), to_normalized(target_px, res), fit=fit,
+                          keep_area=keep_area)
     alphas = cf.ownership.alphas
     involved = sorted({k for k in range(layout.n_blobs) if bool((alphas[:, k + 1] >= INVOLVE_MIN_ALPHA).any())}
                       | {k for k in cf.ownership.blob if k is not None})
@@ -199,7 +200,7 @@ def drag(
     # trackings it moves with that blob's ellipse frame, and tracking searches around that prediction
     carriers = _carriers(alphas, params.blobs)
     frame = params.frames()
-    current = cf.handles * res
+    current = to_pixels(cf.handles, res)
     history: list[dict] = []
     converged = interrupted = False
     taken = 0
@@ -210,7 +211,7 @@ def drag(
         with torch.set_grad_enabled(need_grad):
             fmap = features(lay)
         new_frame = params.frames()
-        predicted = _carry(current / res, carriers, frame, new_frame) * res
+        predicted = to_pixels(_carry(to_normalized(current, res), carriers, frame, new_frame), res)
         frame = new_frame
         current = track_points(fmap.detach(), refs, predicted, r2, res, prior=track_prior)
         dist = (current - target_px).norm(dim=-1)
