@@ -208,3 +208,17 @@ export async function editorMounted(page, nodeId) {
         return { connected: editor.canvas.element.isConnected, width: r.width, height: r.height };
     }, nodeId);
 }
+
+/**
+ * After a settle, record whether this renderer mounted the editor's DOM widget; true (with a note in
+ * `results`) when it did not, so the caller checks what it still can and ends with `Finished`.
+ */
+export async function reportUnmounted(page, nodeId, results) {
+    await page.waitForTimeout(1000);
+    const mount = await editorMounted(page, nodeId);
+    results.mount = mount;
+    if (mount.connected && mount.width >= 50) return false;
+    results.notes.push(`this frontend did not mount the editor's DOM widget (${JSON.stringify(mount)})`);
+    console.log(`note: the editor is not mounted by this renderer: ${JSON.stringify(mount)}`);
+    return true;
+}

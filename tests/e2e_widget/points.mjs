@@ -8,7 +8,7 @@
 //
 // usage: node tests/e2e_widget/points.mjs --port 8188 --out /tmp/widget_shots [--model NAME] [--label points]
 //   (same set-up as run.mjs)
-import { editorMounted, Finished, openSession } from "./lib.mjs";
+import { Finished, openSession, reportUnmounted } from "./lib.mjs";
 
 const STEPS = 5; // drag iterations per run: enough to change the image, quick on a CPU
 
@@ -40,14 +40,7 @@ try {
         }
         node.blobganEditor.loadFromWidgets();
     }, [nodeId, STEPS]);
-    await page.waitForTimeout(1000);
-    const mount = await editorMounted(page, nodeId);
-    results.mount = mount;
-    if (!mount.connected || mount.width < 50) {
-        results.notes.push(`this frontend did not mount the editor's DOM widget (${JSON.stringify(mount)})`);
-        console.log(`note: the editor is not mounted by this renderer: ${JSON.stringify(mount)}`);
-        throw new Finished();
-    }
+    if (await reportUnmounted(page, nodeId, results)) throw new Finished();
 
     // 1. A run without points fails, but the widget gets its scene from the route.
     const run0 = await s.queueAndWait();

@@ -19,7 +19,7 @@
 import fs from "node:fs";
 import path from "node:path";
 
-import { editorMounted, Finished, openSession } from "./lib.mjs";
+import { Finished, openSession, reportUnmounted } from "./lib.mjs";
 
 const s = await openSession("edit");
 const { page, check, results } = s;
@@ -39,12 +39,7 @@ try {
 
     // Frontend 1.27.10's experimental Vue nodes mount no DOM widget and show no widget of this node at
     // all (not even the plain edits text, the same without this extension): only the run is checked.
-    await page.waitForTimeout(1000);
-    const mount = await editorMounted(page, nodeId);
-    results.mount = mount;
-    if (!mount.connected || mount.width < 50) {
-        results.notes.push(`this frontend did not mount the editor's DOM widget (${JSON.stringify(mount)})`);
-        console.log(`note: the editor is not mounted by this renderer: ${JSON.stringify(mount)}`);
+    if (await reportUnmounted(page, nodeId, results)) {
         const run = await s.queueAndWait();
         check("the workflow still runs", run.status === "success", run.detail ?? "");
         await s.focusNode(nodeId);
