@@ -4,6 +4,7 @@
     python benchmarks/drag.py --model PATH           # any .safetensors / .ckpt
     python benchmarks/drag.py --preset official256 --device cuda   # random 256 px bedroom config, timing
     python benchmarks/drag.py --choose-layer         # tracking accuracy per decoder layer (layer choice)
+    python benchmarks/drag.py --model M.safetensors --choose-layer --write   # store the winner in M
 
 The task suite (fixed seeds, so every run sees the same tasks):
 
@@ -49,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from blobgan_core import BlobGANConfig, load_model  # noqa: E402
 from blobgan_core.drag import drag  # noqa: E402
 from blobgan_core.drag.closed_form import transform_blob  # noqa: E402
-from blobgan_core.drag.features import decoder_features, layer_names, layer_resolution  # noqa: E402
+from blobgan_core.drag.features import decoder_features, default_layer, layer_names, layer_resolution  # noqa: E402
 from blobgan_core.drag.loop import R2_AT_128, scaled_px  # noqa: E402
 from blobgan_core.drag.tracking import reference_features, track_points  # noqa: E402
 from blobgan_core.edits import move_blob  # noqa: E402
@@ -211,7 +212,7 @@ def run_suite(model, tasks, args) -> dict:
         rows = {"MD": [], "gap": [], "outside": [], "seconds": [], "steps": [], "converged": [], "loop_s": [],
                 "cpu_seconds": []}
         for task, layout, mask, original, gt in prepared:
-            opts = dict(steps=args.steps, lr=args.lr) | kw
+            opts = dict(steps=args.steps, lr=args.lr, layer=args.layer) | kw
             sync(model.device)
             t, cpu = time.perf_counter(), time.process_time()
             r = drag(model, task["handles"], task["targets"], layout=layout, noise=task["seed"], mask=mask, **opts)
@@ -302,6 +303,30 @@ def choose_layer(model, n_scenes: int) -> dict:
     return out
 
 
+def best_layer(rows: dict) -> str:
+    """The layer whose tracking error, averaged over its core and edge rows, is lowest."""
+    errors: dict[str, list[float]] = {}
+    for key, row in rows.items():
+        name = key.split("/")[0]
+        if name != "stay":
+            errors.setdefault(name, []).append(row["mean_px"])
+    return min(errors, key=lambda n: statistics.mean(errors[n]))
+
+
+def write_layer(model, path, layer: str) -> None:
+    from blobgan_core.checkpoint.native import looks_like_safetensors, update_native_metadata
+
+    source = path or getattr(model, "source_path", None)
+    if not source:
+        raise SystemExit("--write needs a model file (--model PATH or the default model), not a random preset")
+    target = Path(source)
+    if not looks_like_safetensors(target):
+        raise SystemExit(f"--write stores the layer in our .safetensors metadata; {target} is not one "
+                         "(convert it first: python -m blobgan_core convert IN.ckpt OUT.safetensors)")
+    update_native_metadata(target, drag_layer=layer)
+    print(f"wrote drag_layer={layer!r} into {target}")
+
+
 def core_point(alpha_k) -> torch.Tensor:
     iy, ix = divmod(int(alpha_k.argmax()), alpha_k.shape[-1])
     return torch.tensor([[float(ix), float(iy)]])
@@ -328,7 +353,11 @@ def main(argv=None):
     ap.add_argument("--scenes", type=int, default=12)
     ap.add_argument("--steps", type=int, default=None, help="loop steps (default: the drag default)")
     ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--layer", default=None, help="decoder feature layer for the drag (default: the drag default)")
     ap.add_argument("--choose-layer", action="store_true")
+    ap.add_argument("--write", action="store_true",
+                    help="with --choose-layer: store the best layer in the model file's drag_layer metadata "
+                         "(our .safetensors only), where Drag Points picks it up")
     ap.add_argument("--json", default=None, help="also write the numbers here")
     args = ap.parse_args(argv)
     if args.threads:
@@ -348,6 +377,11 @@ def main(argv=None):
         for name, row in report["layers"].items():
             print(f"{name:>14} {row['side']:>5} {row['mean_px']:8.2f} {row['median_px']:7.2f} "
                   f"{row['within_1px']:6.0%} {row['n']:4d}")
+        report["best_layer"] = best_layer(report["layers"])
+        print(f"best layer (lowest mean error over core and edge points): {report['best_layer']}; "
+              f"in use now: {model.drag_layer or default_layer(model.config)}")
+        if args.write:
+            write_layer(model, args.model, report["best_layer"])
     else:
         tasks = build_tasks(model, args.scenes)
         print(f"{len(tasks)} tasks ({sum(t['kind'] == 'move' for t in tasks)} move, "

@@ -40,6 +40,9 @@ class BlobGAN(nn.Module):
         self.generator = LayoutStyleGenerator(config)
         self.register_buffer("mean_latent", None, persistent=False)
         self._noise_cache: dict = {}
+        # the decoder layer Drag Points reads features from, when it was measured for these weights
+        # (``benchmarks/drag.py --choose-layer --write``); None: the rule in drag.features.default_layer
+        self.drag_layer: str | None = None
 
     @property
     def device(self) -> torch.device:

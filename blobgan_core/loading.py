@@ -62,6 +62,15 @@ def model_from_state_dict(config: BlobGANConfig, state_dict: dict[str, torch.Ten
     return model.eval().requires_grad_(False)
 
 
+def measured_drag_layer(config: BlobGANConfig, info: dict) -> str | None:
+    """The file's ``drag_layer`` metadata when it names a decoder layer of this configuration, else None
+    (an unknown name is ignored rather than making the model unloadable: the drag falls back to its rule)."""
+    from .drag.features import layer_names
+
+    name = info.get("drag_layer")
+    return name if name in layer_names(config) else None
+
+
 def load_model(
     path: str | Path | None = None,
     *,
@@ -87,8 +96,9 @@ def load_model(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    config, state_dict, found_mean, _info = read_checkpoint(path)
+    config, state_dict, found_mean, info = read_checkpoint(path)
     model = model_from_state_dict(config, state_dict)
+    model.drag_layer = measured_drag_layer(config, info)
     if isinstance(mean_latent, (str, Path)):
         mean_latent = read_mean_latent_file(mean_latent)
     if mean_latent is None:

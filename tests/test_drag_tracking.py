@@ -1,7 +1,9 @@
 import math
 
+import pytest
 import torch
 
+from blobgan_core.drag.loop import DEFAULT_TRACK_PRIOR
 from blobgan_core.drag.tracking import reference_features, track_points
 
 
@@ -47,14 +49,15 @@ def test_tracking_stays_inside_its_window():
     assert float((found - handles).abs().max()) <= 2.5
 
 
-def test_the_prior_holds_flat_regions_and_leaves_distinctive_matches_alone():
+@pytest.mark.parametrize("prior", [0.1, DEFAULT_TRACK_PRIOR])
+def test_the_prior_holds_flat_regions_and_leaves_distinctive_matches_alone(prior):
     flat = torch.ones(4, 32, 32)
     handles = torch.tensor([[14.0, 16.0]])
     refs = reference_features(flat, handles, 32)
     predicted = torch.tensor([[17.0, 12.0]])
-    assert torch.equal(track_points(flat, refs, predicted, 4, 32, prior=0.1), predicted)
+    assert torch.equal(track_points(flat, refs, predicted, 4, 32, prior=prior), predicted)
     f0 = wave_map()
     refs = reference_features(f0, handles, 32)
     moved = torch.roll(f0, shifts=(-2, 3), dims=(1, 2))
-    found = track_points(moved, refs, handles + torch.tensor([[1.0, 0.0]]), 4, 32, subpixel=False, prior=0.1)
+    found = track_points(moved, refs, handles + torch.tensor([[1.0, 0.0]]), 4, 32, subpixel=False, prior=prior)
     assert torch.equal(found, handles + torch.tensor([3.0, -2.0]))

@@ -6,7 +6,8 @@ from checkpoint_factory import official_state_dict_from_ours, write_official_ckp
 from conftest import TINY, random_model
 
 import blobgan_core as bg
-from blobgan_core.checkpoint.native import save_native
+from blobgan_core.checkpoint.native import load_native, save_native, update_native_metadata
+from blobgan_core.drag import default_layer, drag
 
 
 @pytest.fixture
@@ -36,6 +37,30 @@ def test_native_round_trip_and_mean_latent_override(tmp_path, reference):
     assert torch.equal(model.render(model.sample_layout(seed=2)), reference.render(reference.sample_layout(seed=2)))
     other = torch.randn(TINY.mlp_width)
     assert torch.equal(bg.load_model(path, mean_latent=other).mean_latent, other)
+
+
+def test_a_measured_drag_layer_in_the_file_is_what_drag_points_uses(tmp_path, reference):
+    path = tmp_path / "m.safetensors"
+    save_native(path, TINY, reference.state_dict(), reference.mean_latent, {"trained_steps": 7})
+    model = bg.load_model(path)
+    assert model.drag_layer is None
+    rule = default_layer(TINY)
+    layout = model.sample_layout(seed=0)
+    assert drag(model, [(10, 10)], [(12, 10)], layout=layout, steps=1).layer == rule
+
+    chosen = "conv1" if rule != "conv1" else "convs.0"
+    before = load_native(path)
+    update_native_metadata(path, drag_layer=chosen)
+    after = load_native(path)
+    assert all(torch.equal(after[1][k], v) for k, v in before[1].items()) and torch.equal(after[2], before[2])
+    assert after[3]["trained_steps"] == "7" and after[3]["created_at"] == before[3]["created_at"]
+    model = bg.load_model(path)
+    assert model.drag_layer == chosen
+    assert drag(model, [(10, 10)], [(12, 10)], layout=layout, steps=1).layer == chosen
+    assert drag(model, [(10, 10)], [(12, 10)], layout=layout, steps=1, layer=rule).layer == rule
+
+    update_native_metadata(path, drag_layer="convs.99")     # not a layer of this configuration
+    assert bg.load_model(path).drag_layer is None
 
 
 def test_missing_mean_latent_is_computed_reproducibly(tmp_path, reference):

@@ -113,6 +113,15 @@ def _describe_foreign(keys: list[str], meta: dict[str, str]) -> str:
     return what
 
 
+def update_native_metadata(path: str | Path, **values) -> dict[str, str]:
+    """Rewrite a file written by :func:`save_native` with extra metadata ``values`` set (tensors and
+    the other metadata unchanged); returns the new metadata."""
+    config, state_dict, mean_latent, meta = load_native(path)
+    extra = {k: v for k, v in meta.items() if k not in _RESERVED}
+    extra.update(values)
+    return save_native(path, config, state_dict, mean_latent, extra_meta=extra)
+
+
 def load_native(path: str | Path, device: str | torch.device | None = None
                 ) -> tuple[BlobGANConfig, dict[str, torch.Tensor], torch.Tensor | None, dict[str, str]]:
     """Read a file written by :func:`save_native`: ``(config, state_dict, mean_latent or None, meta)``.

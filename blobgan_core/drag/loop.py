@@ -42,7 +42,7 @@ R1_AT_128 = 3.0
 R2_AT_128 = 6.0
 TOLERANCE_AT_128 = 1.0
 INVOLVE_MIN_ALPHA = 0.1      # blobs with at least this alpha at some handle are optimized
-DEFAULT_TRACK_PRIOR = 0.1    # pull of tracking toward where the handle's blob carried it (0 = DragGAN)
+DEFAULT_TRACK_PRIOR = 0.3    # pull of tracking toward where the handle's blob carried it (0 = DragGAN)
 
 
 def scaled_px(value_at_128: float, resolution: int, minimum: float) -> float:
@@ -63,6 +63,7 @@ class DragResult:
     owners: list[int | None] = field(default_factory=list)   # per handle: owning blob (depth index) or None
     involved: list[int] = field(default_factory=list)        # blobs whose parameters were optimized
     fits: dict = field(default_factory=dict)                 # blob -> closed-form fit used
+    layer: str = ""                       # decoder layer the features came from
     steps: int = 0                        # optimizer steps taken
     converged: bool = False               # every handle ended within ``tolerance`` of its target
     interrupted: bool = False             # should_stop asked to stop early
@@ -124,7 +125,7 @@ def drag(
     keep_area: bool = True,
     optimize_features: bool = False,
     feature_pull: float = DEFAULT_FEATURE_PULL,
-    layer: str | None = None,           # decoder layer for the features (None: default_layer)
+    layer: str | None = None,           # decoder layer (None: the model's measured drag_layer, else default_layer)
     tolerance: float | None = None,     # stop distance, px (None: 1 px at 128 px, scaled, >= 0.5)
     track_prior: float = DEFAULT_TRACK_PRIOR,  # 0: plain nearest-neighbour tracking, as DragGAN
     every: int = 0,                     # keep a frame every k iterations (0: only before/after)
@@ -156,7 +157,7 @@ def drag(
     r1 = r1 or scaled_px(R1_AT_128, res, 1.0)
     r2 = r2 or scaled_px(R2_AT_128, res, 2.0)
     tolerance = tolerance or scaled_px(TOLERANCE_AT_128, res, 0.5)
-    layer = layer or default_layer(model.config)
+    layer = layer or model.drag_layer or default_layer(model.config)
     if layer not in layer_names(model.config):
         raise ValueError(f"layer must be one of {', '.join(layer_names(model.config))}; got {layer!r}")
 
@@ -266,7 +267,7 @@ def drag(
         layout=final.to(dtype=input_dtype), handles=current.detach(), targets=target_px,
         image=image if render else None,
         frames=torch.cat(frames) if frames else None, history=history, closed_form_layout=cf.layout,
-        owners=cf.ownership.blob, involved=involved, fits=cf.fits, steps=taken, converged=converged,
+        owners=cf.ownership.blob, involved=involved, fits=cf.fits, layer=layer, steps=taken, converged=converged,
         interrupted=interrupted, seconds=time.perf_counter() - started)
 
 
