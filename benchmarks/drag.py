@@ -384,9 +384,11 @@ def main(argv=None):
             write_layer(model, args.model, report["best_layer"])
     else:
         tasks = build_tasks(model, args.scenes)
+        layer = args.layer or model.drag_layer or default_layer(model.config)
         print(f"{len(tasks)} tasks ({sum(t['kind'] == 'move' for t in tasks)} move, "
               f"{sum(t['kind'] == 'pair' for t in tasks)} pair) on {args.scenes} scenes; steps {args.steps}, "
-              f"lr {args.lr}")
+              f"lr {args.lr}, feature layer {layer}")
+        report["layer"] = layer
         report["tasks"] = len(tasks)
         report["results"] = run_suite(model, tasks, args)
         print(f"\n{'variant':<27} {'MD px':>6} {'@128':>6} {'median':>6} {'max':>6} {'GT gap':>6} {'outside':>7} "
