@@ -350,7 +350,7 @@ def main(argv=None):
     ap.add_argument("--preset", default=None, help="a random model of this training preset instead (timing)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
-    ap.add_argument("--scenes", type=int, default=12)
+    ap.add_argument("--scenes", type=int, default=30)
     ap.add_argument("--steps", type=int, default=None, help="loop steps (default: the drag default)")
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--layer", default=None, help="decoder feature layer for the drag (default: the drag default)")
