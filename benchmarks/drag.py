@@ -59,7 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from blobgan_core import BlobGANConfig, load_model  # noqa: E402
 from blobgan_core.drag import drag  # noqa: E402
 from blobgan_core.drag.closed_form import transform_blob  # noqa: E402
-from blobgan_core.drag.features import decoder_features, default_layer, layer_names, layer_resolution  # noqa: E402
+from blobgan_core.drag.features import decoder_features, layer_names, layer_resolution, resolve_layer  # noqa: E402
 from blobgan_core.drag.loop import R2_AT_128, scaled_px  # noqa: E402
 from blobgan_core.drag.tracking import reference_features, track_points  # noqa: E402
 from blobgan_core.edits import move_blob  # noqa: E402
@@ -271,13 +271,17 @@ OBJECT_MIN_AREA = 0.01
 OBJECT_DRAG_KINDS = ("bed", "window", "painting", "rug", "wardrobe", "nightstand", "lamp")
 
 
+def object_pixels(labels: torch.Tensor, kind: int) -> torch.Tensor:
+    """(x, y) [M,2] of the pixels labelled ``kind`` in labels [H,W]."""
+    ys, xs = torch.nonzero(labels == kind, as_tuple=True)
+    return torch.stack([xs, ys], -1).float()
+
+
 def object_centroid(labels: torch.Tensor, kind: int) -> torch.Tensor | None:
     """Mean (x, y) [2] of the pixels labelled ``kind`` in labels [H,W], or None when fewer than half the
     task minimum remain (the object vanished)."""
-    ys, xs = torch.nonzero(labels == kind, as_tuple=True)
-    if len(xs) < OBJECT_MIN_AREA * labels.numel() / 2:
-        return None
-    return torch.stack([xs.float().mean(), ys.float().mean()])
+    pts = object_pixels(labels, kind)
+    return pts.mean(0) if len(pts) >= OBJECT_MIN_AREA * labels.numel() / 2 else None
 
 
 def build_object_tasks(model: BlobGAN, n_scenes: int, net) -> list[dict]:
@@ -294,13 +298,12 @@ def build_object_tasks(model: BlobGAN, n_scenes: int, net) -> list[dict]:
         labels = segment(net, image)[0][0]
         for name in OBJECT_DRAG_KINDS:
             kind = LABEL_NAMES.index(name)
-            ys, xs = torch.nonzero(labels == kind, as_tuple=True)
-            if len(xs) < OBJECT_MIN_AREA * res * res:
+            pts = object_pixels(labels, kind)
+            if len(pts) < OBJECT_MIN_AREA * res * res:
                 continue
-            centre = torch.stack([xs.float().mean(), ys.float().mean()])
-            pts = torch.stack([xs, ys], -1).float()
+            centre = pts.mean(0)
             h = pts[(pts - centre).norm(dim=1).argmin()]
-            width = float(xs.max() - xs.min() + 1)
+            width = float(pts[:, 0].max() - pts[:, 0].min() + 1)
             length = min(max(0.25 * width, 3 * res / 128), 16 * res / 128)
             angle = 2 * math.pi * float(torch.rand(1, generator=g))
             t = (h + length * torch.tensor([math.cos(angle), math.sin(angle)])).clamp(2, res - 3)
@@ -491,43 +494,50 @@ def main(argv=None):
                   f"{row['within_1px']:6.0%} {row['n']:4d}")
         report["best_layer"] = best_layer(report["layers"])
         print(f"best layer (lowest mean error over core and edge points): {report['best_layer']}; "
-              f"in use now: {model.drag_layer or default_layer(model.config)}")
+              f"in use now: {resolve_layer(model)}")
         if args.write:
             write_layer(model, args.model, report["best_layer"])
     else:
-        layer = args.layer or model.drag_layer or default_layer(model.config)
-        report["layer"] = layer
-    if not args.choose_layer and args.suite in ("objects", "both"):
-        from blobgan_core.metrics.segmenter import load_segmenter
-
-        net = load_segmenter()
-        object_tasks = build_object_tasks(model, args.scenes, net)
-        report["object_tasks"] = len(object_tasks)
-        report["objects"] = run_object_suite(model, object_tasks, args, net)
-        print_object_suite(object_tasks, report["objects"], res)
-    if not args.choose_layer and args.suite in ("blobs", "both"):
-        tasks = build_tasks(model, args.scenes)
-        print(f"\nblob suite: {len(tasks)} tasks ({sum(t['kind'] == 'move' for t in tasks)} move, "
-              f"{sum(t['kind'] == 'pair' for t in tasks)} pair) on {args.scenes} scenes; steps {args.steps}, "
-              f"lr {args.lr}, feature layer {layer}")
-        report["tasks"] = len(tasks)
-        report["results"] = run_suite(model, tasks, args)
-        print(f"\n{'variant':<27} {'MD px':>6} {'@128':>6} {'median':>6} {'max':>6} {'GT gap':>6} {'outside':>7} "
-              f"{'conv':>5} {'s/edit':>7} {'max s':>6} {'cpu s':>6} {'steps':>5} {'it/s':>6}")
-        for name, r in report["results"].items():
-            extra = ""
-            if "outside" in r:
-                extra = (f" {r['outside']:7.2f} {r['converged']:5.0%} {r['seconds_mean']:7.3f} "
-                         f"{r['seconds_max']:6.2f} {r['cpu_seconds_mean']:6.3f} {r['steps_mean']:5.1f} "
-                         f"{r['it_per_s']:6.1f}")
-            print(f"{name:<27} {r['MD_px']:6.2f} {r['MD_at_128']:6.2f} {r['MD_median_px']:6.2f} "
-                  f"{r['MD_max_px']:6.2f} {r['gap']:6.2f}{extra}")
-        print("\nMD: tracked handle to target; GT gap / outside: mean abs difference in 8-bit levels "
-              "(to the paired edit / to the original outside the mask);\n"
-              "s/edit: wall seconds; cpu s: process CPU seconds per edit (all threads; on a shared machine the "
-              "wall time includes waiting for a core).")
+        layer = report["layer"] = resolve_layer(model, args.layer)
+        if args.suite in ("objects", "both"):
+            run_objects(model, args, report)
+        if args.suite in ("blobs", "both"):
+            run_blobs(model, args, report, layer)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
+
+
+def run_objects(model, args, report) -> None:
+    from blobgan_core.metrics.segmenter import load_segmenter
+
+    net = load_segmenter()
+    tasks = build_object_tasks(model, args.scenes, net)
+    report["object_tasks"] = len(tasks)
+    report["objects"] = run_object_suite(model, tasks, args, net)
+    print_object_suite(tasks, report["objects"], model.resolution)
+
+
+def run_blobs(model, args, report, layer: str) -> None:
+    tasks = build_tasks(model, args.scenes)
+    print(f"\nblob suite: {len(tasks)} tasks ({sum(t['kind'] == 'move' for t in tasks)} move, "
+          f"{sum(t['kind'] == 'pair' for t in tasks)} pair) on {args.scenes} scenes; steps {args.steps}, "
+          f"lr {args.lr}, feature layer {layer}")
+    report["tasks"] = len(tasks)
+    report["results"] = run_suite(model, tasks, args)
+    print(f"\n{'variant':<27} {'MD px':>6} {'@128':>6} {'median':>6} {'max':>6} {'GT gap':>6} {'outside':>7} "
+          f"{'conv':>5} {'s/edit':>7} {'max s':>6} {'cpu s':>6} {'steps':>5} {'it/s':>6}")
+    for name, r in report["results"].items():
+        extra = ""
+        if "outside" in r:
+            extra = (f" {r['outside']:7.2f} {r['converged']:5.0%} {r['seconds_mean']:7.3f} "
+                     f"{r['seconds_max']:6.2f} {r['cpu_seconds_mean']:6.3f} {r['steps_mean']:5.1f} "
+                     f"{r['it_per_s']:6.1f}")
+        print(f"{name:<27} {r['MD_px']:6.2f} {r['MD_at_128']:6.2f} {r['MD_median_px']:6.2f} "
+              f"{r['MD_max_px']:6.2f} {r['gap']:6.2f}{extra}")
+    print("\nMD: tracked handle to target; GT gap / outside: mean abs difference in 8-bit levels "
+          "(to the paired edit / to the original outside the mask);\n"
+          "s/edit: wall seconds; cpu s: process CPU seconds per edit (all threads; on a shared machine the "
+          "wall time includes waiting for a core).")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,12 @@ def default_layer(config: BlobGANConfig) -> str:
     return f"convs.{2 * j + 1}"
 
 
+def resolve_layer(model: BlobGAN, layer: str | None = None) -> str:
+    """The layer a drag on ``model`` reads: ``layer`` if given, else the model's measured ``drag_layer``
+    (from its file's metadata), else :func:`default_layer`."""
+    return layer or model.drag_layer or default_layer(model.config)
+
+
 def decoder_features(model: BlobGAN, layout: Layout, noise: list[torch.Tensor], layer: str) -> torch.Tensor:
     """The output of decoder layer ``layer`` for ``layout``, [N,C,r,r]; runs no layer after it.
 

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from ..generator import BlobGAN, NoiseSpec
 from ..layout import Layout
 from .closed_form import closed_form_step
-from .features import decoder_features, default_layer, layer_names
+from .features import decoder_features, layer_names, resolve_layer
 from .motion import fixed_region, mask_loss, motion_loss
 from .params import BlobParams
 from .points import check_inside, parse_drag_points, points_tensor, to_normalized, to_pixels
@@ -157,7 +157,7 @@ def drag(
     r1 = r1 or scaled_px(R1_AT_128, res, 1.0)
     r2 = r2 or scaled_px(R2_AT_128, res, 2.0)
     tolerance = tolerance or scaled_px(TOLERANCE_AT_128, res, 0.5)
-    layer = layer or model.drag_layer or default_layer(model.config)
+    layer = resolve_layer(model, layer)
     if layer not in layer_names(model.config):
         raise ValueError(f"layer must be one of {', '.join(layer_names(model.config))}; got {layer!r}")
 
