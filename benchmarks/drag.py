@@ -190,6 +190,11 @@ VARIANTS = {
 }
 
 
+def drag_options(args) -> dict:
+    """The drag settings every variant shares, from the command line."""
+    return dict(steps=args.steps, lr=args.lr, layer=args.layer, track_prior=args.track_prior)
+
+
 def levels(img: torch.Tensor) -> torch.Tensor:
     return (img.float().clamp(-1, 1) + 1) * 127.5
 
@@ -221,7 +226,7 @@ def run_suite(model, tasks, args) -> dict:
         rows = {"MD": [], "gap": [], "outside": [], "seconds": [], "steps": [], "converged": [], "loop_s": [],
                 "cpu_seconds": []}
         for task, layout, mask, original, gt in prepared:
-            opts = dict(steps=args.steps, lr=args.lr, layer=args.layer) | kw
+            opts = drag_options(args) | kw
             sync(model.device)
             t, cpu = time.perf_counter(), time.process_time()
             r = drag(model, task["handles"], task["targets"], layout=layout, noise=task["seed"], mask=mask, **opts)
@@ -337,7 +342,7 @@ def run_object_suite(model, tasks, args, net) -> dict:
     for name, kw in (("closed form only", dict(steps=0)), ("full (closed form + loop)", {})):
         errors, tracked[name] = [], []
         for task in tasks:
-            opts = dict(steps=args.steps, lr=args.lr, layer=args.layer) | kw
+            opts = drag_options(args) | kw
             r = drag(model, task["handles"], task["targets"], layout=task["layout"], noise=task["seed"], **opts)
             errors.append(error(r.image, task))
             tracked[name].append(float(r.distances.mean()))
@@ -469,6 +474,8 @@ def main(argv=None):
                     help="blob tasks with the paired edit as ground truth, object tasks with the segmenter "
                          "as detector, or both")
     ap.add_argument("--layer", default=None, help="decoder feature layer for the drag (default: the drag default)")
+    ap.add_argument("--track-prior", type=float, default=None, dest="track_prior",
+                    help="tracking prior of the drag (default: the drag default)")
     ap.add_argument("--choose-layer", action="store_true")
     ap.add_argument("--write", action="store_true",
                     help="with --choose-layer: store the best layer in the model file's drag_layer metadata "
@@ -477,9 +484,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    from blobgan_core.drag.loop import DEFAULT_LR, DEFAULT_STEPS
+    from blobgan_core.drag.loop import DEFAULT_LR, DEFAULT_STEPS, DEFAULT_TRACK_PRIOR
     args.steps = DEFAULT_STEPS if args.steps is None else args.steps
     args.lr = DEFAULT_LR if args.lr is None else args.lr
+    args.track_prior = DEFAULT_TRACK_PRIOR if args.track_prior is None else args.track_prior
 
     model, label = get_model(args)
     res = model.resolution
@@ -521,7 +529,7 @@ def run_blobs(model, args, report, layer: str) -> None:
     tasks = build_tasks(model, args.scenes)
     print(f"\nblob suite: {len(tasks)} tasks ({sum(t['kind'] == 'move' for t in tasks)} move, "
           f"{sum(t['kind'] == 'pair' for t in tasks)} pair) on {args.scenes} scenes; steps {args.steps}, "
-          f"lr {args.lr}, feature layer {layer}")
+          f"lr {args.lr}, feature layer {layer}, tracking prior {args.track_prior}")
     report["tasks"] = len(tasks)
     report["results"] = run_suite(model, tasks, args)
     print(f"\n{'variant':<27} {'MD px':>6} {'@128':>6} {'median':>6} {'max':>6} {'GT gap':>6} {'outside':>7} "
