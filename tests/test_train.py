@@ -280,6 +280,10 @@ def test_cli_trains_on_rooms_and_resume_keeps_the_checkpoint_settings(tmp_path):
     assert train_cli(["--out", out, "--resume", "--steps", "2"]) == 0
     state = load_train_state(os.path.join(out, "last.pt"))
     assert state["step"] == 2 and state["config"]["c_model"] == 4 and state["options"]["jitter"] is False
+    # A resume may change the batch (say, a CPU run moved to a GPU): the image count adds up per step.
+    assert train_cli(["--out", out, "--resume", "--steps", "3", "--batch", "3"]) == 0
+    assert load_train_state(os.path.join(out, "last.pt"))["images"] == 2 * 2 + 3
+    assert load_native(os.path.join(out, "model.safetensors"))[3]["trained_images"] == "7"
     with pytest.raises(SystemExit) as exit_info:
         train_cli(["--out", out, "--resume", "--c-model", "8"])   # a different model cannot resume
     assert exit_info.value.code == 2

@@ -183,6 +183,7 @@ class Trainer:
                                    flip=options.flip, resolution=config.resolution)
         self.sample_z = seeded_normal((options.n_samples, config.noise_dim), options.seed)
         self.step = 0
+        self.images = 0          # images seen so far; the batch may change between resumes
         if state is not None:
             self._restore(state)
         else:
@@ -271,6 +272,7 @@ class Trainer:
         if self.ctx.is_main:
             save_train_state(os.path.join(self.out, CHECKPOINT_NAME), {
                 "step": self.step,
+                "images": self.images,
                 "config": self.config.to_dict(),
                 "options": self.options.to_dict(),
                 "world_size": self.ctx.world_size,
@@ -288,7 +290,7 @@ class Trainer:
         """OUT/model.safetensors: the EMA generator plus its mean latent (for truncation)."""
         path = os.path.join(self.out, MODEL_NAME)
         mean_latent = self.model_ema.compute_mean_latent(n=self.options.mean_latent_samples, seed=0)
-        meta = {"trained_steps": str(self.step), "trained_images": str(self.step * self.global_batch),
+        meta = {"trained_steps": str(self.step), "trained_images": str(self.images),
                 "train_preset": self.options.preset, "train_data": self.options.data,
                 "train_jitter": ",".join(str(v) for v in self.options.jitter_values)}
         save_model(path, self.config, self.model_ema.state_dict(), mean_latent, meta)
@@ -316,6 +318,9 @@ class Trainer:
             for group, new in zip(opt.param_groups, fresh.param_groups):
                 group.update(lr=new["lr"], betas=new["betas"], eps=new["eps"])
         self.step = int(state["step"])
+        # Checkpoints older than the "images" entry ran at one batch size throughout.
+        saved_batch = state["options"]["batch"] * state.get("world_size", 1)
+        self.images = int(state.get("images", self.step * saved_batch))
         rngs = state.get("rng") or []
         if state.get("world_size") == self.ctx.world_size and self.ctx.rank < len(rngs):
             # clone(): the safe loader returns views into one file mapping, and set_rng_state reads the
@@ -334,6 +339,7 @@ class Trainer:
         real = prefetch.get(self.step).to(self.device, non_blocking=True)
         metrics = self.train_step(real)
         self.step += 1
+        self.images += self.global_batch
         for name, value in metrics.items():
             reporter.window.add(name, value)
         last = self.step == o.steps
