@@ -4,7 +4,9 @@
     python benchmarks/render.py --official-repo PATH  # also time the official code side by side
     python benchmarks/render.py --config default      # the embedded default model instead
 
-Reports ms per image (median of --repeats timed runs after a warm-up) at batch 1 and 8, the achieved
+Reports ms per image (median of --repeats timed runs after a warm-up) at batch 1 and 8 for the fast path
+and the reference formulas (the renderer's default, impl="auto", takes the fast path on the CPU and the
+formulas elsewhere, which is what these rows showed on an H100), the achieved
 GFLOP/s (convolution arithmetic only, counted from the configuration) against a convolution ceiling
 measured on the same machine (a large channels_last 3x3 conv), and with --official-repo the ratio
 ours / official, measured in the same process on the same weights, layout and noise.
@@ -121,7 +123,7 @@ def time_batch(model: BlobGAN, official, batch: int, device, repeats: int, ceili
         ms = time_ms(ours, device, repeats) / batch
         ref_ms = time_ms(lambda: ours("ref"), device, max(1, repeats // 2)) / batch
     gflops = conv_flops(model.config) / ms / 1e6
-    line = (f"  batch {batch}: {ms:8.1f} ms/image  ({gflops:.0f} GFLOP/s = {gflops / ceiling:.0%} of "
+    line = (f"  batch {batch}: fast path {ms:8.1f} ms/image  ({gflops:.0f} GFLOP/s = {gflops / ceiling:.0%} of "
             f"ceiling); reference formulas {ref_ms:.1f} ms/image")
     if official is not None:
         off_ms = time_ms(lambda: official.render(z, noise, 0.4, model.mean_latent), device, repeats) / batch
