@@ -25,6 +25,20 @@ def test_fast_path_matches_reference_in_float64_exactly_enough():
     assert torch.allclose(model.generator(lay, noise, impl="ref"), model.generator(lay, noise), atol=1e-11)
 
 
+def test_both_paths_give_the_same_gradients_for_dragging():
+    # impl="auto" renders with the formulas on GPUs, so DragGAN's backward pass must agree there too.
+    model = random_model().double()
+    lay = model.sample_layout(seed=4, truncation=0.3)
+    grads = []
+    for impl in ("fast", "ref"):
+        xs = lay.xs.clone().requires_grad_(True)
+        features = model.generator(lay.replace(xs=xs), model.noise(0), stop_at="convs.1", impl=impl)
+        grads.append(torch.autograd.grad(features.square().mean(), xs)[0])
+    assert grads[0].abs().max() > 0 and torch.allclose(grads[0], grads[1], atol=1e-12)
+    with pytest.raises(ValueError, match="impl must be 'auto', 'fast' or 'ref'"):
+        model.generator(lay, impl="gpu")
+
+
 def test_same_seed_same_layout_and_render():
     model = random_model()
     a, b = model.sample_layout(seed=11), model.sample_layout(seed=11)
