@@ -10,10 +10,12 @@ What it measures (definitions in blobgan_core/metrics/*.py):
   and averaged; next to it the same distance between two disjoint sets of ``--n`` real rooms (the
   floor a perfect model would reach at this sample size). Generated images: untruncated (the model's
   distribution) and at truncation 0.4 (what the nodes show by default), each with its own noise.
-* Edit locality: in ``--locality-scenes`` scenes (truncation 0.4), every blob owning >= 1 % of the
-  picture is moved by 15 % of the image side in a random direction; share of the pixel change
-  inside the blob's old + new footprint (alpha >= 0.1), the footprint's area for scale, the change
-  per channel outside it, and how much the blob's content travels with it (carry).
+* Edit locality: in ``--locality-scenes`` scenes (truncation 0.4), every blob whose footprint covers
+  >= 1 % of the picture is moved by 15 % of the image side in a random direction; share of the pixel
+  change inside the blob's old + new footprint (alpha >= 0.1), the footprint's area for scale, the
+  change per channel outside it, and how much the blob's content travels with it (carry), also split
+  by what the blob shows in the scene (an object, a surface, or under 1 % of the picture of its own,
+  by the segmenter below).
 * Blob use: in ``--ownership-scenes`` generated scenes (truncation 0.4), each blob's dominant pixels
   are labelled by a small segmenter trained on procedural rooms only (its held-out accuracy is
   reported alongside; on generated images its labels are predictions, not ground truth). Visible
@@ -121,17 +123,31 @@ def measure_swd(model, n, seed, timings) -> tuple[dict, dict]:
     return table, {"real": real_a, "real_labels": rooms_a.labels[:64], "generated": generated}
 
 
-def measure_locality(model, scenes, seed, timings) -> tuple[dict, list]:
+def blob_group(kind: int) -> str:
+    """What a moved blob shows in its scene: an object, a surface, or nothing of its own."""
+    if kind < 0:
+        return "owns < 1 %"   # its footprint is there, but blobs in front of it own the pixels
+    return "object" if kind in ownership.OBJECT_IDS else "surface"
+
+
+def measure_locality(model, scenes, seed, net, timings) -> tuple[dict, list]:
+    """Locality and carry over every visible blob's move; carry also split by what the blob shows
+    (pooled carry is dominated by walls and by blobs hidden behind others, which have nothing to carry)."""
     t = time.perf_counter()
     rng = np.random.default_rng(seed)
-    results = []
+    results, group = [], {}
     for i in range(scenes):
         scene_seed = seed * 100_000 + i
         layout = model.sample_layout(seed=scene_seed, truncation=EDIT_TRUNCATION)
         moves = locality.plan_moves(layout, model.resolution, rng)
         results += locality.measure_moves(model, layout, moves, noise_seed=scene_seed, scene=i)
+        labels, _ = segmenter.segment(net, model.render(layout, noise=scene_seed).float().cpu().clamp(-1, 1))
+        kinds = ownership.blob_kinds(ownership.owner_map(layout, model.resolution), labels, model.config.n_blobs)
+        group.update({(i, k): blob_group(int(kinds[0, k])) for k, _, _ in moves})
+    summary = locality.summarize(results, model.resolution)
+    summary["by_blob_kind"] = locality.summarize_groups(results, lambda r: group[(r.scene, r.blob)])
     timings["locality_s"] = time.perf_counter() - t
-    return locality.summarize(results, model.resolution), results
+    return summary, results
 
 
 def measure_ownership(model, images, layouts, net, timings) -> tuple[dict, dict]:
@@ -179,6 +195,9 @@ def print_report(result: dict) -> None:
               f"pooled {loc['share_pooled']:.3f}   (footprint covers {loc['area_mean']:.3f} of the image)")
         print(f"  mean change per channel: inside {loc['change_inside_per_channel']:.1f}, outside "
               f"{loc['change_outside_per_channel']:.2f} (8-bit levels); carry {loc['carry']:.3f}")
+        groups = sorted(loc["by_blob_kind"].items(), key=lambda kv: -kv[1]["moves"])
+        print("  by what the moved blob shows: " + "; ".join(
+            f"{name}: {g['moves']} moves, share {g['share_mean']:.3f}, carry {g['carry']:+.3f}" for name, g in groups))
     own = result["ownership"]
     lab = result["labeller"]["heldout_real"]
     print(f"\nBlob use: {own['scenes']} generated scenes (truncation {EDIT_TRUNCATION}), labels by the room segmenter "
@@ -228,7 +247,7 @@ def main(argv=None) -> int:
                                   "directions": swd.N_DIRECTIONS, "repeats": swd.N_REPEATS},
                           "real_indices": [REAL_A_START, REAL_B_START]}
     result["swd"], sets = measure_swd(model, args.n, args.seed, timings)
-    result["locality"], moves = measure_locality(model, args.locality_scenes, args.seed, timings)
+    result["locality"], moves = measure_locality(model, args.locality_scenes, args.seed, net, timings)
     images, layouts = sets["generated"][EDIT_TRUNCATION]
     m = result["settings"]["ownership_scenes"]
     result["ownership"], extra = measure_ownership(model, images[:m], layouts.select(slice(0, m)), net, timings)

@@ -218,6 +218,21 @@ def test_a_blob_over_the_bed_owns_a_bed(rooms):
     assert summary["per_blob"][0]["object_rate"] == 1.0
     assert summary["per_blob"][1]["visible_rate"] == 0.0      # the hidden blob owns nothing
     assert summary["visible_blobs_per_scene"] == 1 and summary["object_blobs_per_scene"] == 1
+    # the per-scene kinds the locality split uses agree with the tally
+    kinds = ownership.blob_kinds(owner, torch.from_numpy(real.labels[i:i + 1].astype(np.int64)), 2)
+    assert kinds.tolist() == [[LABEL_NAMES.index("bed"), -1]]
+
+
+def test_carry_split_by_group_pools_each_group_alone():
+    def move(blob, carried, stayed, change=1.0):
+        return locality.MoveResult(scene=0, blob=blob, dx_px=1, dy_px=0, total_change=change, inside_change=change / 2,
+                                   area=0.1, carried_error=carried, stayed_error=stayed, carry_pixels=5)
+
+    results = [move(0, 1.0, 10.0), move(1, 3.0, 10.0), move(2, 30.0, 10.0), move(3, 0.0, 0.0, change=0.0)]
+    groups = locality.summarize_groups(results, lambda r: "object" if r.blob < 2 else "surface")
+    assert groups["object"] == {"moves": 2, "share_mean": 0.5, "carry": pytest.approx(0.8)}
+    assert groups["surface"]["moves"] == 1 and groups["surface"]["carry"] == pytest.approx(-2.0)
+    assert locality.summarize(results, 32)["carry"] == pytest.approx(1 - 34 / 30)   # pooled over all three
 
 
 def test_ownership_rejects_mismatched_maps():

@@ -153,6 +153,22 @@ def measure_moves(
     return results
 
 
+def pooled_carry(results: list[MoveResult]) -> float:
+    """1 - sum carried error / sum stayed error over ``results`` (NaN when nothing stayed to compare)."""
+    stayed = sum(r.stayed_error for r in results)
+    return float(1 - sum(r.carried_error for r in results) / stayed) if stayed > 0 else math.nan
+
+
+def summarize_groups(results: list[MoveResult], group_of) -> dict:
+    """Moves with a change, split by ``group_of(result) -> str``: {group: {moves, share_mean, carry}}."""
+    groups: dict[str, list[MoveResult]] = {}
+    for r in results:
+        if r.total_change > 0:
+            groups.setdefault(group_of(r), []).append(r)
+    return {name: {"moves": len(rs), "share_mean": float(np.mean([r.share for r in rs])),
+                   "carry": pooled_carry(rs)} for name, rs in groups.items()}
+
+
 def summarize(results: list[MoveResult], size: int) -> dict:
     """Aggregate moves: mean/median share, pooled share, mean area, change outside per pixel, carry."""
     moving = [r for r in results if r.total_change > 0]
@@ -163,7 +179,6 @@ def summarize(results: list[MoveResult], size: int) -> dict:
     outside = np.array([(r.total_change - r.inside_change) / max(1.0, (1 - r.area) * size * size) / 3
                         for r in moving])
     inside = np.array([r.inside_change / max(1.0, r.area * size * size) / 3 for r in moving])
-    stayed = sum(r.stayed_error for r in moving)
     return {
         "moves": len(results),
         "moves_with_change": len(moving),
@@ -173,5 +188,5 @@ def summarize(results: list[MoveResult], size: int) -> dict:
         "area_mean": float(areas.mean()),
         "change_inside_per_channel": float(inside.mean()),
         "change_outside_per_channel": float(outside.mean()),
-        "carry": float(1 - sum(r.carried_error for r in moving) / stayed) if stayed > 0 else math.nan,
+        "carry": pooled_carry(moving),
     }

@@ -36,6 +36,30 @@ def owner_map(layout: Layout, size: int) -> torch.Tensor:
     return layout_alphas(layout.to("cpu", torch.float32), size).argmax(1)
 
 
+def _joint(owner: torch.Tensor, labels: torch.Tensor, n_blobs: int) -> np.ndarray:
+    """[K+1, N_LABELS] histogram of (owner, label) over the pixels of one scene."""
+    k1 = n_blobs + 1
+    joint = torch.bincount(owner.reshape(-1) * N_LABELS + labels.reshape(-1), minlength=k1 * N_LABELS)
+    return joint.view(k1, N_LABELS).numpy()
+
+
+def _kinds(joint: np.ndarray, min_pixels: float) -> np.ndarray:
+    """[K]: each blob's kind from a scene's joint histogram, -1 where it owns fewer than min_pixels."""
+    owned = joint[1:].sum(1)
+    return np.where(owned >= min_pixels, joint[1:].argmax(1), -1)
+
+
+def blob_kinds(owner: torch.Tensor, labels: torch.Tensor, n_blobs: int,
+               min_area: float = MIN_VISIBLE_AREA) -> np.ndarray:
+    """Int [N,K]: each blob's kind in each scene (an index into LABEL_NAMES), -1 where it is not visible.
+
+    owner: int [N,H,W] from :func:`owner_map`; labels: int [N,H,W] indices into LABEL_NAMES.
+    """
+    owner, labels = owner.long().cpu(), labels.long().cpu()
+    pixels = owner[0].numel()
+    return np.stack([_kinds(_joint(o, lab, n_blobs), min_area * pixels) for o, lab in zip(owner, labels)])
+
+
 class OwnershipTally:
     """Accumulates blob kinds over batches of scenes; ``summary()`` gives the numbers."""
 
@@ -60,12 +84,10 @@ class OwnershipTally:
             raise ValueError(f"owner ids must be < {k1} and labels in 0..{N_LABELS - 1}")
         pixels = owner[0].numel()
         for o, lab in zip(owner, labels):
-            # joint histogram [owner, label] of this scene
-            joint = torch.bincount(o.reshape(-1) * N_LABELS + lab.reshape(-1), minlength=k1 * N_LABELS)
-            joint = joint.view(k1, N_LABELS).numpy()
+            joint = _joint(o, lab, self.n_blobs)
             owned = joint[1:].sum(1)                                          # [K]
-            visible = owned >= self.min_area * pixels
-            kinds = joint[1:].argmax(1)
+            kinds = _kinds(joint, self.min_area * pixels)
+            visible = kinds >= 0
             for k in np.flatnonzero(visible):
                 self.kind_counts[k, kinds[k]] += 1
                 self.purity_sum[k] += joint[k + 1, kinds[k]] / owned[k]
