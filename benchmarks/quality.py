@@ -1,4 +1,4 @@
-"""Quality of a BlobGAN model on procedural bedrooms: realism, edit locality and blob use.
+"""Quality of a BlobGAN model on procedural bedrooms: realism, edit locality, object follow and blob use.
 
     python benchmarks/quality.py                                  # the embedded default model
     python benchmarks/quality.py --model runs/default64/model.safetensors --out quality.json --figures figs/
@@ -16,6 +16,9 @@ What it measures (definitions in blobgan_core/metrics/*.py):
   change per channel outside it, and how much the blob's content travels with it (carry), also split
   by what the blob shows in the scene (an object, a surface, or under 1 % of the picture of its own,
   by the segmenter below).
+* Object follow: in ``--follow-scenes`` scenes (truncation 0.4), every segmented object covering >= 1 %
+  of the picture has its owning blobs (or only its main owner) moved by 10 % of the side left, right,
+  up and down; how far its centroid follows (1 = all the way), and how far the other objects drift.
 * Blob use: in ``--ownership-scenes`` generated scenes (truncation 0.4), each blob's dominant pixels
   are labelled by a small segmenter trained on procedural rooms only (its held-out accuracy is
   reported alongside; on generated images its labels are predictions, not ground truth). Visible
@@ -49,7 +52,7 @@ from blobgan_core import DEFAULT_MODEL_PATH, load_model  # noqa: E402
 from blobgan_core.data import OBJECT_KINDS, render_rooms  # noqa: E402
 from blobgan_core.generator import BlobGAN  # noqa: E402
 from blobgan_core.images import to_uint8  # noqa: E402
-from blobgan_core.metrics import figures, locality, ownership, segmenter, swd  # noqa: E402
+from blobgan_core.metrics import figures, locality, object_follow, ownership, segmenter, swd  # noqa: E402
 
 SWD_TRUNCATIONS = (0.0, 0.4)
 EDIT_TRUNCATION = 0.4
@@ -99,7 +102,7 @@ def generate(model: BlobGAN, n: int, seed: int, truncation: float):
     return np.concatenate(images), Layout.cat(layouts)
 
 
-# -- the three measurements --------------------------------------------------------------------------
+# -- the measurements --------------------------------------------------------------------------------
 
 def measure_swd(model, n, seed, timings) -> tuple[dict, dict]:
     res = model.resolution
@@ -150,6 +153,18 @@ def measure_locality(model, scenes, seed, net, timings) -> tuple[dict, list]:
     return summary, results
 
 
+def measure_follow(model, scenes, seed, net, timings) -> dict:
+    """Object follow over the locality benchmark's scenes (same seeds, so the two describe one set)."""
+    t = time.perf_counter()
+    results = []
+    for i in range(scenes):
+        scene_seed = seed * 100_000 + i
+        layout = model.sample_layout(seed=scene_seed, truncation=EDIT_TRUNCATION)
+        results += object_follow.measure_scene(model, net, layout, noise_seed=scene_seed, scene=i)
+    timings["follow_s"] = time.perf_counter() - t
+    return object_follow.summarize(results)
+
+
 def measure_ownership(model, images, layouts, net, timings) -> tuple[dict, dict]:
     t = time.perf_counter()
     gen_labels, gen_conf = segmenter.segment(net, torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1)
@@ -198,6 +213,19 @@ def print_report(result: dict) -> None:
         groups = sorted(loc["by_blob_kind"].items(), key=lambda kv: -kv[1]["moves"])
         print("  by what the moved blob shows: " + "; ".join(
             f"{name}: {g['moves']} moves, share {g['share_mean']:.3f}, carry {g['carry']:+.3f}" for name, g in groups))
+    print(f"\nObject follow: segmented objects (>= 1 % of the picture) in {s['follow_scenes']} scenes, their blobs "
+          f"moved {s['follow_move_px']} px left, right, up and down (1 = the object went all the way)")
+    for variant, f in result["follow"].items():
+        print(f"  {variant:<10}: {f['moves']} moves, follow {f['follow']:.3f} (horizontal "
+              f"{f['follow_horizontal']:.3f}, vertical {f['follow_vertical']:.3f}), objects lost {f['objects_lost']}")
+        print(f"  {'':<10}  other objects drift median {f['others_drift_median_px']:.2f} px, mean "
+              f"{f['others_drift_px']:.2f}, within 1 px {f['others_within_1px']:.0%} "
+              f"(lost {f['others_lost']} of {f['others'] + f['others_lost']})")
+    kinds = result["follow"].get("owners", {}).get("by_kind", {})
+    if kinds:
+        print("  by kind (owners moved; horizontal / vertical): " + "; ".join(
+            f"{k} {v['horizontal']:.2f} / {v['vertical']:.2f} ({v['moves']})" for k, v in kinds.items()
+            if v["horizontal"] is not None and v["vertical"] is not None))
     own = result["ownership"]
     lab = result["labeller"]["heldout_real"]
     print(f"\nBlob use: {own['scenes']} generated scenes (truncation {EDIT_TRUNCATION}), labels by the room segmenter "
@@ -224,13 +252,14 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=2000, help="images per set for SWD")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--locality-scenes", type=int, default=100)
+    ap.add_argument("--follow-scenes", type=int, default=100)
     ap.add_argument("--ownership-scenes", type=int, default=500)
     ap.add_argument("--segmenter", default=None, help="labeller weights (default: the shipped ones)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     ap.add_argument("--out", default=None, help="write the numbers as JSON here")
     ap.add_argument("--figures", default=None, help="write PNG figures for the model card into this folder")
     args = ap.parse_args(argv)
-    for name in ("n", "locality_scenes", "ownership_scenes"):
+    for name in ("n", "locality_scenes", "follow_scenes", "ownership_scenes"):
         if getattr(args, name) < 1:
             raise SystemExit(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.threads:
@@ -241,6 +270,8 @@ def main(argv=None) -> int:
     net = segmenter.load_segmenter(args.segmenter)
     timings: dict[str, float] = {}
     result["settings"] = {"n": args.n, "seed": args.seed, "locality_scenes": args.locality_scenes,
+                          "follow_scenes": args.follow_scenes,
+                          "follow_move_px": max(1, round(object_follow.MOVE_FRACTION * model.resolution)),
                           "ownership_scenes": min(args.ownership_scenes, args.n),
                           "move_px": round(locality.MOVE_FRACTION * model.resolution),
                           "swd": {"patch": swd.PATCH_SIZE, "patches_per_image": swd.PATCHES_PER_IMAGE,
@@ -248,6 +279,7 @@ def main(argv=None) -> int:
                           "real_indices": [REAL_A_START, REAL_B_START]}
     result["swd"], sets = measure_swd(model, args.n, args.seed, timings)
     result["locality"], moves = measure_locality(model, args.locality_scenes, args.seed, net, timings)
+    result["follow"] = measure_follow(model, args.follow_scenes, args.seed, net, timings)
     images, layouts = sets["generated"][EDIT_TRUNCATION]
     m = result["settings"]["ownership_scenes"]
     result["ownership"], extra = measure_ownership(model, images[:m], layouts.select(slice(0, m)), net, timings)

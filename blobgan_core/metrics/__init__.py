@@ -2,6 +2,10 @@
 
 - :mod:`.swd`: sliced Wasserstein distance on Laplacian-pyramid patches (image realism, no network).
 - :mod:`.locality`: how local a blob move is (share of the pixel change inside the blob's footprint).
-- :mod:`.ownership`: which object kind each blob tends to carry, via a patch classifier built from the
-  labelled procedural rooms.
+- :mod:`.object_follow`: whether a segmented object goes with its blobs when they move, and whether
+  the other objects stay.
+- :mod:`.ownership`: which object kind each blob tends to carry.
+- :mod:`.segmenter`: the labeller both of the last two rely on, a small network trained on the
+  labelled procedural rooms only.
+- :mod:`.figures`: the model card's PNG figures.
 """

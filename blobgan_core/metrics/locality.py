@@ -79,11 +79,12 @@ def shift_image(img: torch.Tensor, dx: int, dy: int) -> tuple[torch.Tensor, torc
     return out, valid
 
 
-def move_layout(layout: Layout, blob: int, dx_px: int, dy_px: int, size: int) -> Layout:
-    """Copy of a one-scene layout with ``blob``'s centre moved by whole pixels at ``size``."""
+def move_layout(layout: Layout, blobs: int | list[int], dx_px: int, dy_px: int, size: int) -> Layout:
+    """Copy of a one-scene layout with the centres of ``blobs`` (one index or several) moved by whole
+    pixels at ``size``."""
     xs, ys = layout.xs.clone(), layout.ys.clone()
-    xs[:, blob] += dx_px / size
-    ys[:, blob] += dy_px / size
+    xs[:, blobs] += dx_px / size
+    ys[:, blobs] += dy_px / size
     return layout.replace(xs=xs, ys=ys)
 
 
