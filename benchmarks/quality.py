@@ -218,9 +218,10 @@ def print_report(result: dict) -> None:
     for variant, f in result["follow"].items():
         print(f"  {variant:<10}: {f['moves']} moves, follow {f['follow']:.3f} (horizontal "
               f"{f['follow_horizontal']:.3f}, vertical {f['follow_vertical']:.3f}), objects lost {f['objects_lost']}")
-        print(f"  {'':<10}  other objects drift median {f['others_drift_median_px']:.2f} px, mean "
-              f"{f['others_drift_px']:.2f}, within 1 px {f['others_within_1px']:.0%} "
-              f"(lost {f['others_lost']} of {f['others'] + f['others_lost']})")
+        print(f"  {'':<10}  other objects with blobs of their own drift median {f['others_drift_median_px']:.2f} "
+              f"px, mean {f['others_drift_px']:.2f}, within 1 px {f['others_within_1px']:.0%} "
+              f"(lost {f['others_lost']} of {f['others'] + f['others_lost']}); "
+              f"sharing a moved blob: median {f['shared_drift_median_px'] or 0:.2f} px ({f['shared']})")
     kinds = result["follow"].get("owners", {}).get("by_kind", {})
     if kinds:
         print("  by kind (owners moved; horizontal / vertical): " + "; ".join(

@@ -317,7 +317,7 @@ def test_follow_is_the_fraction_of_the_shift_the_object_went():
 
 def test_follow_summary_splits_axes_and_counts_lost_objects():
     def result(direction, follow, lost=False, variant="owners"):
-        return object_follow.FollowResult(0, "bed", direction, variant, follow, lost, [0.5, 2.0], 1)
+        return object_follow.FollowResult(0, "bed", direction, variant, follow, lost, [0.5, 2.0], 1, [4.0])
 
     results = [result("left", 1.0), result("right", 0.5), result("up", 0.0, lost=True), result("down", 0.4),
                result("left", 0.2, variant="main owner")]
@@ -329,6 +329,7 @@ def test_follow_summary_splits_axes_and_counts_lost_objects():
     assert owners["by_kind"]["bed"] == {"moves": 4, "horizontal": pytest.approx(0.75), "vertical": pytest.approx(0.2)}
     assert owners["others"] == 8 and owners["others_lost"] == 4
     assert owners["others_drift_median_px"] == pytest.approx(1.25) and owners["others_within_1px"] == 0.5
+    assert owners["shared"] == 4 and owners["shared_drift_median_px"] == 4.0
     assert summary["main owner"]["moves"] == 1
 
 
