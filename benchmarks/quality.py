@@ -59,6 +59,7 @@ EDIT_TRUNCATION = 0.4
 REAL_A_START = 2_000_000   # real reference rooms (outside the trainer's default 1,000,000 indices)
 REAL_B_START = 2_500_000   # second real set, for the real-vs-real baseline
 RENDER_BATCH = 50
+NOISE_FLOOR_OFFSET = 1_000   # object follow's floor: the same scene rendered with this other noise seed
 
 
 # -- model and images --------------------------------------------------------------------------------
@@ -156,13 +157,17 @@ def measure_locality(model, scenes, seed, net, timings) -> tuple[dict, list]:
 def measure_follow(model, scenes, seed, net, timings) -> dict:
     """Object follow over the locality benchmark's scenes (same seeds, so the two describe one set)."""
     t = time.perf_counter()
-    results = []
+    results, floor = [], []
     for i in range(scenes):
         scene_seed = seed * 100_000 + i
         layout = model.sample_layout(seed=scene_seed, truncation=EDIT_TRUNCATION)
         results += object_follow.measure_scene(model, net, layout, noise_seed=scene_seed, scene=i)
+        floor += object_follow.noise_drift(model, net, layout, scene_seed, scene_seed + NOISE_FLOOR_OFFSET)
     timings["follow_s"] = time.perf_counter() - t
-    return object_follow.summarize(results)
+    summary = object_follow.summarize(results)
+    summary["noise_floor"] = {"objects": len(floor), "drift_median_px": float(np.median(floor)) if floor else None,
+                              "drift_px": float(np.mean(floor)) if floor else None}
+    return summary
 
 
 def measure_ownership(model, images, layouts, net, timings) -> tuple[dict, dict]:
@@ -215,13 +220,16 @@ def print_report(result: dict) -> None:
             f"{name}: {g['moves']} moves, share {g['share_mean']:.3f}, carry {g['carry']:+.3f}" for name, g in groups))
     print(f"\nObject follow: segmented objects (>= 1 % of the picture) in {s['follow_scenes']} scenes, their blobs "
           f"moved {s['follow_move_px']} px left, right, up and down (1 = the object went all the way)")
-    for variant, f in result["follow"].items():
+    floor = result["follow"]["noise_floor"]
+    for variant, f in ((v, f) for v, f in result["follow"].items() if v in object_follow.VARIANTS):
         print(f"  {variant:<10}: {f['moves']} moves, follow {f['follow']:.3f} (horizontal "
               f"{f['follow_horizontal']:.3f}, vertical {f['follow_vertical']:.3f}), objects lost {f['objects_lost']}")
         print(f"  {'':<10}  other objects with blobs of their own drift median {f['others_drift_median_px']:.2f} "
               f"px, mean {f['others_drift_px']:.2f}, within 1 px {f['others_within_1px']:.0%} "
               f"(lost {f['others_lost']} of {f['others'] + f['others_lost']}); "
               f"sharing a moved blob: median {f['shared_drift_median_px'] or 0:.2f} px ({f['shared']})")
+    print(f"  floor: with only the decoder noise changed, objects drift median {floor['drift_median_px'] or 0:.2f} px, "
+          f"mean {floor['drift_px'] or 0:.2f} ({floor['objects']} objects)")
     kinds = result["follow"].get("owners", {}).get("by_kind", {})
     if kinds:
         print("  by kind (owners moved; horizontal / vertical): " + "; ".join(

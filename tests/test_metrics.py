@@ -353,3 +353,9 @@ def test_default_model_objects_follow_their_blobs():
     summary = object_follow.summarize(results)["owners"]
     assert summary["follow_horizontal"] > 0.5
     assert summary["others_drift_median_px"] < step / 2
+    # the floor: the same render twice has no drift at all; new decoder noise moves objects far less
+    # than moving a blob does
+    layout = model.sample_layout(seed=0, truncation=0.4)
+    same = object_follow.noise_drift(model, net, layout, 0, 0)
+    assert same and set(same) == {0.0}
+    assert np.median(object_follow.noise_drift(model, net, layout, 0, 1000)) < 0.5

@@ -24,6 +24,8 @@ Definitions (at the render resolution; labels from the room segmenter, ``segment
   the same way with a zero shift; lost ones are counted apart. Objects that share a moved blob (a rug
   partly owned by the bed's blob) are expected to move and are kept apart as *shared drift*: the
   locality claim is about the objects with blobs of their own.
+- *Noise drift*, the floor for the above: how far every object's centroid moves when only the decoder
+  noise changes (same layout), i.e. what "stayed" looks like to this detector.
 """
 
 from __future__ import annotations
@@ -131,6 +133,16 @@ def centroid_after(labels: torch.Tensor, obj: SceneObject, dx: int, dy: int) -> 
     window[by0:by1 + 1, bx0:bx1 + 1] = True
     found = (labels == obj.kind) & window
     return _centroid(found) if bool(found.any()) else None
+
+
+@torch.no_grad()
+def noise_drift(model, net, layout: Layout, noise_seed: int, other_seed: int) -> list[float]:
+    """Drift (px) of each object of one scene (layout [1,K]) between renders with two noise seeds;
+    lost objects are left out."""
+    images = [model.render(layout.to("cpu"), noise=seed).float().cpu() for seed in (noise_seed, other_seed)]
+    before, after = (segment(net, image)[0][0] for image in images)
+    drift = [drift_of(after, obj) for obj in find_objects(before, owner_map(layout.to("cpu"), model.resolution)[0])]
+    return [d for d in drift if d is not None]
 
 
 @torch.no_grad()
