@@ -28,7 +28,8 @@ What it measures (definitions in blobgan_core/metrics/*.py):
 With ``--figures DIR``: samples_t0.png / samples_t0.4.png (first 64 samples, 2x), blobmaps_t*.png
 (their labelled blob maps), real_rooms.png, segmentation.png (generated and real rooms with the
 segmenter's labels, real ones also with their true labels), edit_strip.png (scene 0's largest blob
-moved across the picture, renders over blob maps) and ownership.png (blob x kind heat map).
+moved across the picture, renders over blob maps), object_strip.png (the same for the largest object
+of scene 0, its owning blobs moved together) and ownership.png (blob x kind heat map).
 
 Everything is seeded: the same model and ``--seed`` give the same numbers on the same machine. At
 64 px with the defaults it takes about 2.5 minutes on one thread of a busy 2-core CPU.

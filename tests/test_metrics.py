@@ -359,3 +359,24 @@ def test_default_model_objects_follow_their_blobs():
     same = object_follow.noise_drift(model, net, layout, 0, 0)
     assert same and set(same) == {0.0}
     assert np.median(object_follow.noise_drift(model, net, layout, 0, 1000)) < 0.5
+
+
+def test_object_strip_moves_the_largest_objects_blobs_together():
+    from blobgan_core import load_model
+    from blobgan_core.metrics import figures
+
+    model = load_model(device="cpu")
+    net = segmenter.load_segmenter()
+    strip, title = figures.object_strip(model, net, first_seed=0)
+    layout = model.sample_layout(seed=0, truncation=0.4)
+    with torch.no_grad():
+        labels = segmenter.segment(net, model.render(layout, noise=0))[0][0]
+    objects = object_follow.find_objects(labels, ownership.owner_map(layout, model.resolution)[0])
+    largest = max(objects, key=lambda o: int(o.mask.sum()))
+    assert title.startswith(f"scene 0: its {LABEL_NAMES[largest.kind]} (blob {' and '.join(map(str, largest.owners))})")
+    expected, blobs = figures.edit_strip(model, layout, noise_seed=0, blobs=largest.owners)
+    assert blobs == largest.owners and np.array_equal(strip, expected)
+    # 7 steps of render over blob map, 2x: the columns differ, so the blobs did move
+    assert strip.shape[1] >= 7 * 2 * model.resolution
+    side = 2 * model.resolution
+    assert not np.array_equal(strip[:side, :side], strip[:side, -side:])

@@ -79,20 +79,46 @@ def stack(parts: list[np.ndarray]) -> np.ndarray:
 
 
 @torch.no_grad()
-def edit_strip(model, layout, steps: int = 7, span: float = 0.5, noise_seed: int = 0) -> tuple[np.ndarray, int]:
-    """Renders and blob maps of the largest blob (by owned pixels) of a one-scene layout moved
-    horizontally from -span/2 to +span/2 in ``steps`` steps. Returns (strip, blob index)."""
+def edit_strip(model, layout, steps: int = 7, span: float = 0.5, noise_seed: int = 0,
+               blobs: list[int] | None = None) -> tuple[np.ndarray, list[int]]:
+    """Renders and blob maps of ``blobs`` (default: the largest blob by owned pixels) of a one-scene
+    layout moved together horizontally from -span/2 to +span/2 in ``steps`` steps. Returns (strip, blobs)."""
     res = model.resolution
-    owned = torch.bincount(owner_map(layout, res).reshape(-1), minlength=layout.n_blobs + 1)[1:]
-    k = int(owned.argmax())
+    if blobs is None:
+        owned = torch.bincount(owner_map(layout, res).reshape(-1), minlength=layout.n_blobs + 1)[1:]
+        blobs = [int(owned.argmax())]
     offsets = np.linspace(-span / 2, span / 2, steps)
     from ..layout import Layout
 
-    moved = Layout.cat([move_blob(layout.to("cpu"), k, float(dx), 0.0) for dx in offsets])
+    def moved_by(dx: float) -> Layout:
+        out = layout.to("cpu")
+        for k in blobs:
+            out = move_blob(out, k, dx, 0.0)
+        return out
+
+    moved = Layout.cat([moved_by(float(dx)) for dx in offsets])
     images = to_uint8(model.render(moved, noise=noise_seed))
     maps = unit_to_uint8(model.blob_map(moved, labels=True, size=2 * res))
     maps = maps[:, ::2, ::2] if maps.shape[1] == 2 * res else maps
-    return grid(np.concatenate([images, maps]), columns=steps, scale=2), k
+    return grid(np.concatenate([images, maps]), columns=steps, scale=2), blobs
+
+
+def object_strip(model, net, first_seed: int, tries: int = 20) -> tuple[np.ndarray, str]:
+    """The edit strip of the largest segmented object (object_follow's definition) of the first scene,
+    from seed ``first_seed`` on, that has one: its owning blobs moved together. Returns (strip, title)."""
+    from .object_follow import find_objects
+    from .segmenter import segment
+
+    for i in range(tries):
+        layout = model.sample_layout(seed=first_seed + i, truncation=0.4).to("cpu")
+        labels = segment(net, model.render(layout, noise=first_seed + i).float().cpu())[0][0]
+        objects = find_objects(labels, owner_map(layout, model.resolution)[0])
+        if objects:
+            obj = max(objects, key=lambda o: int(o.mask.sum()))
+            strip, blobs = edit_strip(model, layout, noise_seed=first_seed + i, blobs=obj.owners)
+            names = " and ".join(str(k) for k in blobs)
+            return strip, f"scene {i}: its {LABEL_NAMES[obj.kind]} (blob {names}) moved by -0.25 .. +0.25"
+    raise ValueError(f"no object found in {tries} scenes from seed {first_seed}")
 
 
 def ownership_chart(kind_share: np.ndarray, visible_rate: list[float], cell: int = 34) -> np.ndarray:
@@ -159,8 +185,10 @@ def write_figures(folder: Path, model, sets: dict, generated_labels: torch.Tenso
 
     scene_seed = locality_seed * 100_000
     layout = model.sample_layout(seed=scene_seed, truncation=0.4)
-    strip, k = edit_strip(model, layout, noise_seed=scene_seed)
+    strip, (k,) = edit_strip(model, layout, noise_seed=scene_seed)
     written.append(save(folder, "edit_strip.png", titled(strip, f"scene 0, blob {k} moved by -0.25 .. +0.25")))
+    strip, title = object_strip(model, net, scene_seed)
+    written.append(save(folder, "object_strip.png", titled(strip, title)))
 
     own = result["ownership"]
     chart = ownership_chart(np.array(own["kind_share"]), [b["visible_rate"] for b in own["per_blob"]])
