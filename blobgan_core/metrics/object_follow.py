@@ -65,7 +65,7 @@ class SceneObject:
 
 @dataclass
 class FollowResult:
-    """One move of one object: follow (NaN never; 0 when lost) and the other objects' drift."""
+    """One move of one object: how far it followed (0 when lost) and how far the other objects drifted."""
 
     scene: int
     kind: str
