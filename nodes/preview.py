@@ -149,30 +149,37 @@ def _first_item(scene: Scene) -> Scene:
     return Scene(_DETACHED, scene.layout.select(0).detach(), scene.noise_seed, scene.ids)
 
 
-def remember_scene(node_id, scene: Scene, source: Scene | None = None) -> None:
+def remember_scene(node_id, scene: Scene, source: Scene | None = None) -> str | None:
     """Keep ``scene`` (batch item 0) as the scene node ``node_id`` edits, for the preview route, with the
     scene restyle edits take vectors from (Edit Blob's ``source_scene``), if any. Called by the Edit Blob
-    and Drag Points nodes on every run; never raises (a failure only disables previews)."""
+    and Drag Points nodes on every run; never raises (a failure only disables previews). Returns the key
+    the scene is kept under, or None when it is not kept."""
     if node_id is None:
-        return
+        return None
     try:
         key = check_node_id(str(node_id))
         _scenes.put(key, scene, source)
+        return key
     except Exception as e:  # previews are a convenience: the node's own work must go on
         log.warning("BlobGAN: live preview unavailable for node %r: %s", node_id, e)
+        return None
 
 
 def editor_ui(node_id, scene: Scene, render: bool = True, source: Scene | None = None) -> dict:
     """What the Edit Blob and Drag Points nodes add to their ``ui`` for the editor widget, after
     remembering ``scene`` for the preview route: ``{"blobgan_scene": [SceneInfo], "blobgan_image":
-    [temp file entry]}`` for batch item 0 of the input scene (its blob geometry and its render; with
-    ``render=False`` only the geometry, for a node that sends the input render itself). Outside ComfyUI
-    there is no temp folder, so ``blobgan_image`` is empty. Never raises: without the widget's data the
-    node still does its work (the failure is logged)."""
-    remember_scene(node_id, scene, source)
+    [temp file entry], "blobgan_node": [key]}`` for batch item 0 of the input scene (its blob
+    geometry and its render; with ``render=False`` only the geometry, for a node that sends the input
+    render itself). ``blobgan_node`` is the id the scene is remembered under (absent when it is not),
+    which the widget must send back: inside a subgraph it is the execution path ("12:5"), not the node's
+    own id ("5"). Outside ComfyUI there is no temp folder, so ``blobgan_image`` is empty. Never raises:
+    without the widget's data the node still does its work (the failure is logged)."""
+    key = remember_scene(node_id, scene, source)
     try:
         item = scene if scene.layout.batch == 1 else scene.with_layout(scene.layout.select(0), scene.ids)
         ui = {"blobgan_scene": [scene_info(item)]}
+        if key is not None:
+            ui["blobgan_node"] = [key]
         if render:
             comfy.prepare(scene.model)
             with torch.inference_mode():

@@ -130,10 +130,10 @@ def test_the_cache_keeps_batch_item_0_and_not_the_model():
 
 
 def test_remember_scene_never_raises(scene):
-    preview.remember_scene(None, scene)
-    preview.remember_scene("../x", scene)  # logged, not raised
+    assert preview.remember_scene(None, scene) is None
+    assert preview.remember_scene("../x", scene) is None  # logged, not raised
     assert preview.cached_scene("../x") is None
-    preview.remember_scene(7, scene)       # ComfyUI's UNIQUE_ID is a string, but be lenient
+    assert preview.remember_scene(7, scene) == "7"       # ComfyUI's UNIQUE_ID is a string, but be lenient
     assert preview.cached_scene("7") is not None
 
 
@@ -142,7 +142,11 @@ def test_editor_ui_remembers_the_scene_and_describes_item_0(scene):
     assert ui["blobgan_scene"] == [scene_info(scene)]
     assert ui["blobgan_image"] == []  # no temp folder outside ComfyUI
     assert preview.cached_scene("11") is not None
-    assert preview.editor_ui("11", scene, render=False) == {"blobgan_scene": [scene_info(scene)]}
+    assert preview.editor_ui("11", scene, render=False) == {"blobgan_scene": [scene_info(scene)], "blobgan_node": ["11"]}
+    # the widget sends back the id the scene is kept under: inside a subgraph, the execution path
+    assert preview.editor_ui("12:5", scene, render=False)["blobgan_node"] == ["12:5"]
+    assert preview.cached_scene("12:5") is not None and preview.cached_scene("5") is None
+    assert "blobgan_node" not in preview.editor_ui("../x", scene, render=False)   # not kept: nothing to send back
     # a scene the widget cannot show costs the node nothing but the editor data
     broken = scene.with_layout(scene.layout.replace(xs=scene.layout.xs * float("nan")), scene.ids)
     assert preview.editor_ui("12", broken) == {}

@@ -5,9 +5,10 @@
 // restores the canvas from them. Works with the classic canvas and with the Vue node renderer.
 //
 // `app` and `api` come from window.comfyAPI (no path-dependent imports of ComfyUI's scripts); the
-// sibling module is imported relatively, so the pack's folder name never matters.
+// sibling modules are imported relatively, so the pack's folder name never matters.
 
 import { BlobEditorCanvas } from "./editor_canvas.js";
+import { executionPath } from "./execution_path.js";
 
 const EXTENSION_NAME = "blobgan.BlobEditor";
 const EDITOR_WIDGET_NAME = "blob_editor";
@@ -146,10 +147,14 @@ class NodeEditor {
         this.spec = spec;
         this.syncing = false;
         this.showingText = false;
+        this.executionId = null;
         this.canvas = new BlobEditorCanvas({
             mode: spec.mode,
             fetchPreview: previewFetcher,
-            nodeId: () => (node.id === undefined || node.id === null || node.id === -1 ? null : String(node.id)),
+            // The server keeps the scene under the id it ran the node with: inside a subgraph, the
+            // execution path ("9:5"). A run tells us that id; without one (a reload, or a run served from
+            // ComfyUI's cache, which sends no `executed`) it is worked out from the graph.
+            nodeId: () => this.executionId ?? executionPath(node),
             onEditsChange: (text) => this.writeWidget("edits", text),
             onPointsChange: ({ handles, targets }) => {
                 this.writeWidget("handles", handles);
@@ -244,6 +249,8 @@ class NodeEditor {
     /** `ui` of a run: the input scene's geometry and its render. */
     onExecuted(output) {
         const info = output?.blobgan_scene?.[0];
+        const executionId = output?.blobgan_node?.[0];
+        if (typeof executionId === "string" && executionId) this.executionId = executionId;
         // Drag Points sends its input render as `drag_source` (all scenes of the batch; the first is ours).
         const image = output?.blobgan_image?.[0] ?? output?.drag_source?.[0];
         try {
