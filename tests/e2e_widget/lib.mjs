@@ -11,8 +11,12 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 /** Thrown to end the checks early when there is nothing more to check (not a failure). */
 export class Finished extends Error {}
 
-// Frontend 1.27.10 throws this at every page load, with or without this pack (see the env notes).
-const KNOWN_FRONTEND_NOISE = [/^pageerror: TypeError: Cannot read properties of undefined \(reading 'id'\)$/];
+// Frontend 1.27.10 throws the first at every page load and logs the second whenever a subgraph is opened
+// (one holding only a SaveImage node too), with or without this pack (see the env notes).
+const KNOWN_FRONTEND_NOISE = [
+    /^pageerror: TypeError: Cannot read properties of undefined \(reading 'id'\)$/,
+    /^Attempted to cleanup event listeners for graph that was never set up$/,
+];
 
 /**
  * Start a session: parse --port/--out/--label/--model, launch Chromium, open ComfyUI.
@@ -52,7 +56,14 @@ export async function openSession(defaultLabel) {
     page.on("pageerror", (e) => noteError(`pageerror: ${String(e).slice(0, 300)}`));
     const previewCalls = [];
     page.on("response", (r) => {
-        if (r.url().includes("/blobgan/preview")) previewCalls.push({ status: r.status(), at: Date.now() });
+        if (!r.url().includes("/blobgan/preview")) return;
+        let nodeId = null;
+        try {
+            nodeId = JSON.parse(r.request().postData() ?? "{}").node_id ?? null;
+        } catch {
+            // not JSON: the route answers 400 and the status says so
+        }
+        previewCalls.push({ status: r.status(), at: Date.now(), nodeId });
     });
 
     const s = {
