@@ -142,7 +142,8 @@ def test_editor_ui_remembers_the_scene_and_describes_item_0(scene):
     assert ui["blobgan_scene"] == [scene_info(scene)]
     assert ui["blobgan_image"] == []  # no temp folder outside ComfyUI
     assert preview.cached_scene("11") is not None
-    assert preview.editor_ui("11", scene, render=False) == {"blobgan_scene": [scene_info(scene)], "blobgan_node": ["11"]}
+    assert preview.editor_ui("11", scene, render=False) == {"blobgan_scene": [scene_info(scene)],
+                                                             "blobgan_node": ["11"]}
     # the widget sends back the id the scene is kept under: inside a subgraph, the execution path
     assert preview.editor_ui("12:5", scene, render=False)["blobgan_node"] == ["12:5"]
     assert preview.cached_scene("12:5") is not None and preview.cached_scene("5") is None
