@@ -195,6 +195,11 @@ def machine() -> dict:
     return machine_info()
 
 
+def _num(value, spec: str) -> str:
+    """``value`` formatted with ``spec``, or '-' where there was nothing to measure (None)."""
+    return "-" if value is None else format(value, spec)
+
+
 def print_report(result: dict) -> None:
     m, mod = result["machine"], result["model"]
     print(f"machine: {m['cpu']}, {m['logical_cores']} logical cores, {m['torch_threads']} torch threads, "
@@ -222,20 +227,23 @@ def print_report(result: dict) -> None:
     print(f"\nObject follow: segmented objects (>= 1 % of the picture) in {s['follow_scenes']} scenes, their blobs "
           f"moved {s['follow_move_px']} px left, right, up and down (1 = the object went all the way)")
     floor = result["follow"]["noise_floor"]
+    if not any(v in result["follow"] for v in object_follow.VARIANTS):
+        print("  no object found (the segmenter sees none in this model's scenes)")
     for variant, f in ((v, f) for v, f in result["follow"].items() if v in object_follow.VARIANTS):
-        print(f"  {variant:<10}: {f['moves']} moves, follow {f['follow']:.3f} (horizontal "
-              f"{f['follow_horizontal']:.3f}, vertical {f['follow_vertical']:.3f}), objects lost {f['objects_lost']}")
-        print(f"  {'':<10}  other objects with blobs of their own drift median {f['others_drift_median_px']:.2f} "
-              f"px, mean {f['others_drift_px']:.2f}, within 1 px {f['others_within_1px']:.0%} "
-              f"(lost {f['others_lost']} of {f['others'] + f['others_lost']}); "
-              f"sharing a moved blob: median {f['shared_drift_median_px'] or 0:.2f} px ({f['shared']})")
-    print(f"  floor: with only the decoder noise changed, objects drift median {floor['drift_median_px'] or 0:.2f} px, "
-          f"mean {floor['drift_px'] or 0:.2f} ({floor['objects']} objects)")
+        print(f"  {variant:<10}: {f['moves']} moves, follow {_num(f['follow'], '.3f')} (horizontal "
+              f"{_num(f['follow_horizontal'], '.3f')}, vertical {_num(f['follow_vertical'], '.3f')}), "
+              f"objects lost {f['objects_lost']}")
+        print(f"  {'':<10}  other objects with blobs of their own drift median "
+              f"{_num(f['others_drift_median_px'], '.2f')} px, mean {_num(f['others_drift_px'], '.2f')}, within 1 px "
+              f"{_num(f['others_within_1px'], '.0%')} (lost {f['others_lost']} of {f['others'] + f['others_lost']}); "
+              f"sharing a moved blob: median {_num(f['shared_drift_median_px'], '.2f')} px ({f['shared']})")
+    print(f"  floor: with only the decoder noise changed, objects drift median {_num(floor['drift_median_px'], '.2f')} "
+          f"px, mean {_num(floor['drift_px'], '.2f')} ({floor['objects']} objects)")
     kinds = result["follow"].get("owners", {}).get("by_kind", {})
     if kinds:
         print("  by kind (owners moved; horizontal / vertical): " + "; ".join(
-            f"{k} {v['horizontal']:.2f} / {v['vertical']:.2f} ({v['moves']})" for k, v in kinds.items()
-            if v["horizontal"] is not None and v["vertical"] is not None))
+            f"{k} {_num(v['horizontal'], '.2f')} / {_num(v['vertical'], '.2f')} ({v['moves']})"
+            for k, v in kinds.items()))
     own = result["ownership"]
     lab = result["labeller"]["heldout_real"]
     print(f"\nBlob use: {own['scenes']} generated scenes (truncation {EDIT_TRUNCATION}), labels by the room segmenter "
