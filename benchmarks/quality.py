@@ -162,12 +162,12 @@ def measure_follow(model, scenes, seed, net, timings) -> dict:
     for i in range(scenes):
         scene_seed = seed * 100_000 + i
         layout = model.sample_layout(seed=scene_seed, truncation=EDIT_TRUNCATION)
-        results += object_follow.measure_scene(model, net, layout, noise_seed=scene_seed, scene=i)
-        floor += object_follow.noise_drift(model, net, layout, scene_seed, scene_seed + NOISE_FLOOR_OFFSET)
+        objects = object_follow.scene_objects(model, net, layout, scene_seed)
+        results += object_follow.measure_scene(model, net, layout, noise_seed=scene_seed, scene=i, objects=objects)
+        floor += object_follow.noise_drift(model, net, layout, objects, scene_seed + NOISE_FLOOR_OFFSET)
     timings["follow_s"] = time.perf_counter() - t
     summary = object_follow.summarize(results)
-    summary["noise_floor"] = {"objects": len(floor), "drift_median_px": float(np.median(floor)) if floor else None,
-                              "drift_px": float(np.mean(floor)) if floor else None}
+    summary["noise_floor"] = object_follow.summarize_noise_floor(floor)
     return summary
 
 

@@ -356,9 +356,10 @@ def test_default_model_objects_follow_their_blobs():
     # the floor: the same render twice has no drift at all; new decoder noise moves objects far less
     # than moving a blob does
     layout = model.sample_layout(seed=0, truncation=0.4)
-    same = object_follow.noise_drift(model, net, layout, 0, 0)
+    objects = object_follow.scene_objects(model, net, layout, 0)
+    same = object_follow.noise_drift(model, net, layout, objects, 0)
     assert same and set(same) == {0.0}
-    assert np.median(object_follow.noise_drift(model, net, layout, 0, 1000)) < 0.5
+    assert np.median(object_follow.noise_drift(model, net, layout, objects, 1000)) < 0.5
 
 
 def test_object_strip_moves_the_largest_objects_blobs_together():

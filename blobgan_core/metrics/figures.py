@@ -106,13 +106,11 @@ def edit_strip(model, layout, steps: int = 7, span: float = 0.5, noise_seed: int
 def object_strip(model, net, first_seed: int, tries: int = 20) -> tuple[np.ndarray, str]:
     """The edit strip of the largest segmented object (object_follow's definition) of the first scene,
     from seed ``first_seed`` on, that has one: its owning blobs moved together. Returns (strip, title)."""
-    from .object_follow import find_objects
-    from .segmenter import segment
+    from .object_follow import scene_objects
 
     for i in range(tries):
         layout = model.sample_layout(seed=first_seed + i, truncation=0.4).to("cpu")
-        labels = segment(net, model.render(layout, noise=first_seed + i).float().cpu())[0][0]
-        objects = find_objects(labels, owner_map(layout, model.resolution)[0])
+        objects = scene_objects(model, net, layout, first_seed + i)
         if objects:
             obj = max(objects, key=lambda o: int(o.mask.sum()))
             strip, blobs = edit_strip(model, layout, noise_seed=first_seed + i, blobs=obj.owners)

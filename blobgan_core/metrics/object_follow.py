@@ -135,30 +135,42 @@ def centroid_after(labels: torch.Tensor, obj: SceneObject, dx: int, dy: int) -> 
     return _centroid(found) if bool(found.any()) else None
 
 
+def _labels(model, net, layout: Layout, noise) -> torch.Tensor:
+    """Segmenter labels [H,W] of one scene (layout [1,K] on the CPU) rendered with ``noise``."""
+    return segment(net, model.render(layout, noise=noise).float().cpu())[0][0]
+
+
 @torch.no_grad()
-def noise_drift(model, net, layout: Layout, noise_seed: int, other_seed: int) -> list[float]:
-    """Drift (px) of each object of one scene (layout [1,K]) between renders with two noise seeds;
-    lost objects are left out."""
-    images = [model.render(layout.to("cpu"), noise=seed).float().cpu() for seed in (noise_seed, other_seed)]
-    before, after = (segment(net, image)[0][0] for image in images)
-    drift = [drift_of(after, obj) for obj in find_objects(before, owner_map(layout.to("cpu"), model.resolution)[0])]
-    return [d for d in drift if d is not None]
+def scene_objects(model, net, layout: Layout, noise_seed: int) -> list[SceneObject]:
+    """The objects of one scene (layout [1,K]) rendered with ``noise_seed``."""
+    layout = layout.to("cpu")
+    return find_objects(_labels(model, net, layout, noise_seed), owner_map(layout, model.resolution)[0])
+
+
+@torch.no_grad()
+def noise_drift(model, net, layout: Layout, objects: list[SceneObject], other_seed: int) -> list[float]:
+    """Drift (px) of each of a scene's ``objects`` (from :func:`scene_objects`) when the scene (layout
+    [1,K]) is rendered with another noise seed; lost objects are left out."""
+    after = _labels(model, net, layout.to("cpu"), other_seed)
+    return [d for d in (drift_of(after, obj) for obj in objects) if d is not None]
 
 
 @torch.no_grad()
 def measure_scene(model, net, layout: Layout, noise_seed: int, scene: int = 0,
-                  move_fraction: float = MOVE_FRACTION) -> list[FollowResult]:
-    """Every object of one scene (layout [1,K]) moved in the four directions, by both variants."""
+                  move_fraction: float = MOVE_FRACTION,
+                  objects: list[SceneObject] | None = None) -> list[FollowResult]:
+    """Every object of one scene (layout [1,K]) moved in the four directions, by both variants.
+    ``objects``: the scene's objects when the caller has them already (:func:`scene_objects`)."""
     if layout.batch != 1:
         raise ValueError(f"measure_scene takes one scene (batch 1), got batch {layout.batch}")
     size = model.resolution
     layout = layout.to("cpu")
-    image = model.render(layout, noise=noise_seed).float().cpu()
-    labels = segment(net, image)[0][0]
-    objects = find_objects(labels, owner_map(layout, size)[0])
+    if objects is None:
+        objects = scene_objects(model, net, layout, noise_seed)
     step = max(1, round(move_fraction * size))
     results = []
     for i, obj in enumerate(objects):
+        others = [other for j, other in enumerate(objects) if j != i]
         x0, y0, x1, y1 = obj.box
         for direction, (ux, uy) in DIRECTIONS.items():
             dx, dy = ux * step, uy * step
@@ -168,13 +180,12 @@ def measure_scene(model, net, layout: Layout, noise_seed: int, scene: int = 0,
             for variant in VARIANTS:
                 blobs = tuple(obj.owners if variant == "owners" else obj.owners[:1])
                 if blobs not in segmented:
-                    edited = model.render(move_layout(layout, list(blobs), dx, dy, size), noise=noise_seed)
-                    segmented[blobs] = segment(net, edited.float().cpu())[0][0]
+                    segmented[blobs] = _labels(model, net, move_layout(layout, list(blobs), dx, dy, size), noise_seed)
                 after = segmented[blobs]
                 follow = follow_of(after, obj, dx, dy)
-                others = [other for j, other in enumerate(objects) if j != i]
-                drift = [drift_of(after, other) for other in others if not set(other.owners) & set(blobs)]
-                shared = [drift_of(after, other) for other in others if set(other.owners) & set(blobs)]
+                drift, shared = [], []
+                for other in others:
+                    (shared if set(other.owners) & set(blobs) else drift).append(drift_of(after, other))
                 results.append(FollowResult(scene, LABEL_NAMES[obj.kind], direction, variant,
                                             0.0 if follow is None else follow, follow is None,
                                             [d for d in drift if d is not None], drift.count(None),
@@ -226,14 +237,23 @@ def summarize(results: list[FollowResult]) -> dict:
                         for k, v in sorted(kinds.items())},
             "others": len(drift),
             "others_drift_px": _mean(drift),
-            "others_drift_median_px": float(np.median(drift)) if drift else None,
+            "others_drift_median_px": _median(drift),
             "others_within_1px": float(np.mean(np.array(drift) <= 1.0)) if drift else None,
             "others_lost": sum(r.others_lost for r in rs),
             "shared": len(shared),
-            "shared_drift_median_px": float(np.median(shared)) if shared else None,
+            "shared_drift_median_px": _median(shared),
         }
     return out
 
 
+def summarize_noise_floor(drifts: list[float]) -> dict:
+    """The floor from :func:`noise_drift`'s drifts over many scenes: objects, median and mean px."""
+    return {"objects": len(drifts), "drift_median_px": _median(drifts), "drift_px": _mean(drifts)}
+
+
 def _mean(values: list[float]) -> float | None:
     return float(np.mean(values)) if values else None
+
+
+def _median(values: list[float]) -> float | None:
+    return float(np.median(values)) if values else None
