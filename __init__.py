@@ -23,24 +23,10 @@ if os.path.dirname(os.path.dirname(os.path.abspath(blobgan_core.__file__))) != _
         "BlobGAN: using blobgan_core from %s, not the copy in this pack (%s); remove the other copy if "
         "the nodes misbehave", os.path.dirname(blobgan_core.__file__), _PACK_DIR)
 
-from .nodes import BlobMasks, EditBlob, LoadBlobGAN, RenderScene, SampleBlobs  # noqa: E402
+from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS  # noqa: E402
 from .nodes.comfy import register_model_folder  # noqa: E402
-from .nodes.drag_nodes import DragPoints  # noqa: E402
 from .nodes.preview import register_routes  # noqa: E402
 
-# node id -> class and display name. Ids are what saved workflows store: never rename one; ship a new id
-# and mark the old class DEPRECATED instead.
-NODE_CONFIG = {
-    "BlobGANLoader": {"class": LoadBlobGAN, "name": "Load BlobGAN"},
-    "BlobGANSampleBlobs": {"class": SampleBlobs, "name": "Sample Blobs"},
-    "BlobGANEditBlob": {"class": EditBlob, "name": "Edit Blob"},
-    "BlobGANRenderScene": {"class": RenderScene, "name": "Render Scene"},
-    "BlobGANBlobMasks": {"class": BlobMasks, "name": "Blob Masks"},
-    "BlobGANDragPoints": {"class": DragPoints, "name": "Drag Points"},
-}
-
-NODE_CLASS_MAPPINGS = {node_id: entry["class"] for node_id, entry in NODE_CONFIG.items()}
-NODE_DISPLAY_NAME_MAPPINGS = {node_id: entry["name"] for node_id, entry in NODE_CONFIG.items()}
 WEB_DIRECTORY = "./web"
 
 register_model_folder()

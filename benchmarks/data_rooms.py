@@ -20,7 +20,7 @@ from machine import machine_line  # benchmarks/machine.py (the script folder is 
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from blobgan_core.data import RoomDataset, render_rooms  # noqa: E402
+from blobgan_lab.data import RoomDataset, render_rooms  # noqa: E402
 
 
 def _best(fn, repeats: int) -> tuple[float, float]:

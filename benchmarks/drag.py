@@ -13,7 +13,7 @@ The task suite (fixed seeds, so every run sees the same tasks):
 * "move" tasks: one handle at the blob's visible core (the pixel where its composited alpha is
   highest) dragged by an offset. "pair" tasks: two handles on the blob (20 % and 80 % along its major
   axis) dragged by a similarity (rotation 10-20 degrees, scale 0.9-1.15, a shift).
-* Offset sizes come from the procedural rooms (blobgan_core.data): the drag is a quarter of the width
+* Offset sizes come from the procedural rooms (blobgan_lab.data): the drag is a quarter of the width
   of the widest object of procedural room i (its known bbox), clamped to 3..16 px at 128 px, in a
   seeded random direction, so drags are object-sized. The procedural object *positions* cannot give
   ground-truth handle positions here: model samples are not procedural renders and there is no
@@ -25,7 +25,7 @@ The task suite (fixed seeds, so every run sees the same tasks):
   before and after the paired edit, dilated by r2.
 
 The object suite (``--suite objects``) checks the same drags with a detector that owes nothing to the
-drag: the room segmenter (blobgan_core.metrics.segmenter, trained only on procedural rooms, whose
+drag: the room segmenter (blobgan_lab.metrics.segmenter, trained only on procedural rooms, whose
 object positions are known) labels each scene; every object kind covering at least 1 % of the image is
 a task: one handle at the object pixel nearest its centroid, dragged by a quarter of the object's
 width (3..16 px at 128 px) in a seeded direction, no mask. Object MD = the distance between the
@@ -92,7 +92,7 @@ def get_model(args) -> tuple[BlobGAN, str]:
 
 
 def random_model(preset: str, device) -> BlobGAN:
-    from blobgan_core.train.options import PRESETS
+    from blobgan_lab.train.options import PRESETS
 
     if preset not in PRESETS:
         raise SystemExit(f"--preset must be one of {sorted(PRESETS)}, got {preset!r}")
@@ -107,7 +107,7 @@ def random_model(preset: str, device) -> BlobGAN:
 def object_drag_lengths(n: int, resolution: int) -> list[float]:
     """Per scene i: a quarter of the width of procedural room i's widest object, in pixels at
     ``resolution``, clamped to 3..16 px at 128 px."""
-    from blobgan_core.data import render_rooms
+    from blobgan_lab.data import render_rooms
 
     rooms = render_rooms(list(range(n)), size=64, seed=0)
     out = []
@@ -293,8 +293,8 @@ def object_centroid(labels: torch.Tensor, kind: int) -> torch.Tensor | None:
 
 
 def build_object_tasks(model: BlobGAN, n_scenes: int, net) -> list[dict]:
-    from blobgan_core.data import LABEL_NAMES
-    from blobgan_core.metrics.segmenter import segment
+    from blobgan_lab.data import LABEL_NAMES
+    from blobgan_lab.metrics.segmenter import segment
 
     res = model.resolution
     g = torch.Generator().manual_seed(4321)
@@ -329,7 +329,7 @@ def translate(image: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
 
 
 def run_object_suite(model, tasks, args, net) -> dict:
-    from blobgan_core.metrics.segmenter import segment
+    from blobgan_lab.metrics.segmenter import segment
 
     res = model.resolution
 
@@ -526,7 +526,7 @@ def main(argv=None):
 
 
 def run_objects(model, args, report) -> None:
-    from blobgan_core.metrics.segmenter import load_segmenter
+    from blobgan_lab.metrics.segmenter import load_segmenter
 
     net = load_segmenter()
     tasks = build_object_tasks(model, args.scenes, net)

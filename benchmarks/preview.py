@@ -37,7 +37,7 @@ from blobgan_core import BlobGANConfig, load_model  # noqa: E402
 from blobgan_core.generator import BlobGAN  # noqa: E402
 from blobgan_core.loading import DEFAULT_MODEL_PATH  # noqa: E402
 from blobgan_core.scene import Scene  # noqa: E402
-from blobgan_core.train.options import DEFAULT_PRESET, PRESETS  # noqa: E402
+from blobgan_lab.train.options import DEFAULT_PRESET, PRESETS  # noqa: E402
 from nodes import preview  # noqa: E402
 
 NODE_ID = "1"

@@ -3,7 +3,7 @@
     python benchmarks/quality.py                                  # the embedded default model
     python benchmarks/quality.py --model runs/default64/model.safetensors --out quality.json --figures figs/
 
-What it measures (definitions in blobgan_core/metrics/*.py):
+What it measures (definitions in blobgan_lab/metrics/*.py):
 
 * SWD: sliced Wasserstein distance (x 1e3) on Laplacian-pyramid 7x7 patches, Karras et al. 2018,
   between ``--n`` generated images and ``--n`` procedural rooms at the model's resolution, per level
@@ -50,10 +50,10 @@ from machine import machine_info  # benchmarks/machine.py (the script folder is 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from blobgan_core import DEFAULT_MODEL_PATH, load_model  # noqa: E402
-from blobgan_core.data import OBJECT_KINDS, render_rooms  # noqa: E402
 from blobgan_core.generator import BlobGAN  # noqa: E402
 from blobgan_core.images import to_uint8  # noqa: E402
-from blobgan_core.metrics import figures, locality, object_follow, ownership, segmenter, swd  # noqa: E402
+from blobgan_lab.data import OBJECT_KINDS, render_rooms  # noqa: E402
+from blobgan_lab.metrics import figures, locality, object_follow, ownership, segmenter, swd  # noqa: E402
 
 SWD_TRUNCATIONS = (0.0, 0.4)
 EDIT_TRUNCATION = 0.4
@@ -182,7 +182,7 @@ def measure_ownership(model, images, layouts, net, timings) -> tuple[dict, dict]
     t = time.perf_counter()
     heldout = segmenter.evaluate(net, n=200, size=model.resolution)
     timings["labeller_check_s"] = time.perf_counter() - t
-    labeller = {"method": "RoomSegmenter (blobgan_core/metrics/segmenter.py), trained on procedural rooms only",
+    labeller = {"method": "RoomSegmenter (blobgan_lab/metrics/segmenter.py), trained on procedural rooms only",
                 "heldout_real": {k: v for k, v in heldout.items() if k != "class_recall"},
                 "heldout_real_class_recall": heldout["class_recall"],
                 "mean_confidence_generated": float(gen_conf.mean())}

@@ -1,4 +1,8 @@
-"""Command line: ``python -m blobgan_core {render,run,convert,train,info} ...``."""
+"""Command line: ``python -m blobgan_core {render,convert,info} ...``.
+
+Training lives in the lab (``python -m blobgan_lab train``); running a workflow headlessly is the node
+pack's job (``python path/to/pack WORKFLOW.json``): the core imports neither.
+"""
 
 from __future__ import annotations
 
@@ -49,10 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     commands = {
         "render": ("sample scenes and write PNGs", lambda rest: render_cli(rest)),
-        "run": ("run a workflow JSON headlessly", lambda rest: _lazy("blobgan_core.runner", "run_cli")(rest)),
         "convert": ("official .ckpt -> our .safetensors",
                     lambda rest: _lazy("blobgan_core.checkpoint", "convert_cli")(rest)),
-        "train": ("train a BlobGAN", lambda rest: _lazy("blobgan_core.train", "train_cli")(rest)),
         "info": ("print a checkpoint's configuration", lambda rest: info_cli(rest)),
     }
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:

@@ -34,21 +34,33 @@ def unit_to_uint8(img: torch.Tensor) -> np.ndarray:
     return (img.detach().float().cpu() * 255).round().clamp(0, 255).to(torch.uint8).movedim(1, -1).numpy()
 
 
-def image_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
-    """Tile uint8 [N,H,W,3] into one image, ``columns`` wide (default: about square)."""
+def image_grid(images: np.ndarray, columns: int | None = None, *, scale: int = 1, gap: int = 0,
+               background: int = 0) -> np.ndarray:
+    """Tile uint8 [N,H,W,3] into one image, ``columns`` wide (default: about square), each tile upscaled
+    ``scale`` times (nearest) and ``gap`` pixels of ``background`` between and around tiles."""
     n, h, w, c = images.shape
     columns = columns or int(np.ceil(np.sqrt(n)))
-    rows = int(np.ceil(n / columns))
-    grid = np.zeros((rows * h, columns * w, c), dtype=images.dtype)
+    rows = -(-n // columns)
+    th, tw = h * scale, w * scale
+    grid = np.full((rows * (th + gap) + gap, columns * (tw + gap) + gap, c), background, dtype=images.dtype)
     for i, im in enumerate(images):
         r, col = divmod(i, columns)
-        grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = im
+        y, x = gap + r * (th + gap), gap + col * (tw + gap)
+        grid[y:y + th, x:x + tw] = im.repeat(scale, 0).repeat(scale, 1) if scale > 1 else im
     return grid
 
 
-def save_png(path: str | Path, image: np.ndarray) -> Path:
-    """Write a uint8 [H,W,3] array as PNG, creating parent folders."""
+def save_png(path: str | Path, image: np.ndarray, *, compress_level: int = 6) -> Path:
+    """Write a uint8 [H,W,3] (or [H,W] grey) array as PNG, creating parent folders."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(path)
+    Image.fromarray(np.ascontiguousarray(image)).save(path, compress_level=compress_level)
     return path
+
+
+def save_comfy_images(images: torch.Tensor, folder: str | Path, stem: str, *, compress_level: int = 6) -> list[Path]:
+    """Write a ComfyUI IMAGE [B,H,W,C] or MASK [B,H,W] in [0,1] as ``{stem}_{i:05d}.png``, one file per
+    batch item; returns the paths."""
+    arrays = (images.detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    return [save_png(Path(folder) / f"{stem}_{i:05d}.png", arr.squeeze(-1) if arr.ndim == 3 and arr.shape[-1] == 1
+                     else arr, compress_level=compress_level) for i, arr in enumerate(arrays)]

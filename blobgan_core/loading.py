@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from .config import BlobGANConfig
+from .devices import resolve_device
 from .generator import BlobGAN
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
@@ -14,16 +15,6 @@ DEFAULT_MODEL_NAME = "blobgan_rooms.safetensors"
 DEFAULT_MODEL_PATH = DEFAULT_MODEL_DIR / DEFAULT_MODEL_NAME
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-def default_device() -> torch.device:
-    """CUDA, then Apple MPS, then the CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def resolve_dtype(dtype) -> torch.dtype:
@@ -74,7 +65,7 @@ def measured_drag_layer(config: BlobGANConfig, info: dict) -> str | None:
 def load_model(
     path: str | Path | None = None,
     *,
-    device: str | torch.device | None = None,  # None = CUDA, then MPS, then CPU
+    device: str | torch.device | None = None,  # None or "auto" = CUDA, then MPS, then CPU
     dtype: str | torch.dtype | None = None,    # "float32" (default), "float16", "bfloat16"
     mean_latent: str | Path | torch.Tensor | None = None,
 ) -> BlobGAN:
@@ -103,7 +94,7 @@ def load_model(
         mean_latent = read_mean_latent_file(mean_latent)
     if mean_latent is None:
         mean_latent = found_mean
-    model = model.to(device=torch.device(device) if device is not None else default_device(),
+    model = model.to(device=resolve_device(device),
                      dtype=resolve_dtype(dtype))
     model.set_mean_latent(mean_latent if mean_latent is not None else model.compute_mean_latent())
     model.source_path = str(path)

@@ -1,9 +1,28 @@
-"""ComfyUI node classes of the BlobGAN pack, split by topic. ``comfy.py`` is the only module that
-touches ComfyUI; the others are thin wrappers over ``blobgan_core``. Internal imports are relative,
-because ComfyUI imports the pack under a module name built from its path."""
+"""ComfyUI node classes of the BlobGAN pack, split by topic, and the registry ComfyUI reads.
 
+``comfy.py`` is the only module that touches ComfyUI; the others are thin wrappers over ``blobgan_core``.
+Internal imports are relative, because ComfyUI imports the pack under a module name built from its path.
+``runner.py`` hosts these nodes without ComfyUI (``python path/to/pack WORKFLOW.json``).
+"""
+
+from .drag_nodes import DragPoints
 from .loaders import LoadBlobGAN
 from .mask_nodes import BlobMasks
 from .scene_nodes import EditBlob, RenderScene, SampleBlobs
 
-__all__ = ["BlobMasks", "EditBlob", "LoadBlobGAN", "RenderScene", "SampleBlobs"]
+# node id -> class and display name. Ids are what saved workflows store: never rename one; ship a new id
+# and mark the old class DEPRECATED instead.
+NODE_CONFIG = {
+    "BlobGANLoader": {"class": LoadBlobGAN, "name": "Load BlobGAN"},
+    "BlobGANSampleBlobs": {"class": SampleBlobs, "name": "Sample Blobs"},
+    "BlobGANEditBlob": {"class": EditBlob, "name": "Edit Blob"},
+    "BlobGANRenderScene": {"class": RenderScene, "name": "Render Scene"},
+    "BlobGANBlobMasks": {"class": BlobMasks, "name": "Blob Masks"},
+    "BlobGANDragPoints": {"class": DragPoints, "name": "Drag Points"},
+}
+
+NODE_CLASS_MAPPINGS = {node_id: entry["class"] for node_id, entry in NODE_CONFIG.items()}
+NODE_DISPLAY_NAME_MAPPINGS = {node_id: entry["name"] for node_id, entry in NODE_CONFIG.items()}
+
+__all__ = ["NODE_CLASS_MAPPINGS", "NODE_CONFIG", "NODE_DISPLAY_NAME_MAPPINGS", "BlobMasks", "DragPoints", "EditBlob",
+           "LoadBlobGAN", "RenderScene", "SampleBlobs"]

@@ -1,6 +1,6 @@
 """The one place that touches ComfyUI: devices, model management, progress, interruption, the
 ``models/blobgan`` folder and preview files, each with a fallback for when ComfyUI is absent (tests,
-``python -m blobgan_core run``).
+the headless runner).
 
 ComfyUI modules are imported lazily inside these functions: importing ``comfy.model_management``
 outside ComfyUI would parse the command line and probe devices, and the pack must import without it.
@@ -8,6 +8,7 @@ outside ComfyUI would parse the command line and probe devices, and the pack mus
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import inspect
@@ -16,9 +17,9 @@ import os
 import uuid
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
+
+from blobgan_core.images import save_comfy_images
 
 log = logging.getLogger("blobgan")
 
@@ -48,9 +49,9 @@ def torch_device() -> torch.device:
     mm = comfy_module("comfy.model_management") if in_comfyui() else None
     if mm is not None:
         return mm.get_torch_device()
-    from blobgan_core.loading import default_device
+    from blobgan_core.devices import resolve_device
 
-    return default_device()
+    return resolve_device("auto")
 
 
 def offload_device() -> torch.device:
@@ -160,8 +161,24 @@ def register_model_folder() -> None:
         fp.folder_names_and_paths[MODEL_FOLDER] = ([default_dir], set(MODEL_EXTENSIONS))
 
 
+_extra_model_dirs: list[Path] = []  # the headless runner's --model folder, searched first
+
+
+@contextlib.contextmanager
+def extra_model_folder(folder: Path | None):
+    """Outside ComfyUI, let Load BlobGAN also find model files in ``folder`` while the block runs."""
+    if folder is None:
+        yield
+        return
+    _extra_model_dirs.insert(0, Path(folder))
+    try:
+        yield
+    finally:
+        _extra_model_dirs.remove(Path(folder))
+
+
 def _fallback_model_dirs() -> list[Path]:
-    return [Path(d) for d in os.environ.get(MODELS_DIR_ENV, "").split(os.pathsep) if d]
+    return [*_extra_model_dirs, *(Path(d) for d in os.environ.get(MODELS_DIR_ENV, "").split(os.pathsep) if d)]
 
 
 def model_names() -> list[str]:
@@ -208,13 +225,6 @@ def save_previews(images: torch.Tensor, prefix: str = "blobgan") -> list[dict]:
     fp = comfy_module("folder_paths") if in_comfyui() else None
     if fp is None:
         return []
-    folder = Path(fp.get_temp_directory())
-    folder.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:8]  # temp files of earlier runs must not be overwritten while shown
-    arrays = (images.detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-    out = []
-    for i, arr in enumerate(arrays):
-        name = f"{prefix}_{tag}_{i:03d}.png"
-        Image.fromarray(np.ascontiguousarray(arr)).save(folder / name, compress_level=1)
-        out.append({"filename": name, "subfolder": "", "type": "temp"})
-    return out
+    paths = save_comfy_images(images, fp.get_temp_directory(), f"{prefix}_{tag}", compress_level=1)
+    return [{"filename": p.name, "subfolder": "", "type": "temp"} for p in paths]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from blobgan_core.devices import resolve_device as core_resolve_device
 from blobgan_core.loading import DEFAULT_MODEL_PATH, load_model
 
 from . import comfy
@@ -26,13 +27,10 @@ def resolve_device(device: str) -> torch.device:
         return comfy.torch_device()
     if device not in DEVICES:
         raise input_error("Load BlobGAN", "device", f"must be one of {list(DEVICES)}, got {device!r}")
-    available = {"cpu": True, "cuda": torch.cuda.is_available(),
-                 "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
-    if not available[device]:
-        have = [d for d in DEVICES if d == "auto" or available.get(d)]
-        raise input_error("Load BlobGAN", "device", f"{device!r} is not available on this machine; "
-                          f"available: {have}")
-    return torch.device(device)
+    try:
+        return core_resolve_device(device)
+    except ValueError as e:
+        raise input_error("Load BlobGAN", "device", str(e)) from None
 
 
 def resolve_model_path(model_name: str) -> Path | None:
@@ -69,8 +67,8 @@ def load_blobgan(model_name: str, device: str = "auto", dtype: str = "auto") -> 
     except (FileNotFoundError, ValueError) as e:
         if path is None and not DEFAULT_MODEL_PATH.is_file():
             other = (f"put a BlobGAN checkpoint (.ckpt or .safetensors) in {comfy.model_folders()[0]} and "
-                     "choose it here" if comfy.in_comfyui() else "give a checkpoint with --model (python -m "
-                     f"blobgan_core run) or put one in a folder named by ${comfy.MODELS_DIR_ENV}")
+                     "choose it here" if comfy.in_comfyui() else "give a checkpoint with --model (the headless "
+                     f"runner) or put one in a folder named by ${comfy.MODELS_DIR_ENV}")
             raise input_error("Load BlobGAN", "model_name", f"the embedded default model is missing "
                               f"({DEFAULT_MODEL_PATH}); reinstall the pack, or {other}") from e
         raise input_error("Load BlobGAN", "model_name", f"cannot load {model_name!r}: {e}") from e

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-./.venv/bin/python -m blobgan_core run example_workflows/blobgan_edit.json --out "${1:-out}"
+./.venv/bin/python . example_workflows/blobgan_edit.json --out "${1:-out}"

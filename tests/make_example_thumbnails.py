@@ -22,7 +22,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from blobgan_core.runner import as_prompt, execute_prompt, node_classes  # noqa: E402
+from nodes.comfy import extra_model_folder  # noqa: E402
+from nodes.runner import as_prompt, execute_prompt, node_classes  # noqa: E402
 
 EXAMPLES = ROOT / "example_workflows"
 PANEL = 320  # side of each image in the card, px
@@ -95,13 +96,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default=None, help="checkpoint to render with (default: the embedded model)")
     a = p.parse_args(argv)
-    if a.model is not None:  # the loader finds files by name in $BLOBGAN_MODELS_DIR outside ComfyUI
-        import os
-
-        os.environ["BLOBGAN_MODELS_DIR"] = str(Path(a.model).resolve().parent)
     classes = node_classes()
-    for name in PANELS:
-        print(thumbnail(name, a.model, classes))
+    with extra_model_folder(Path(a.model).resolve().parent if a.model is not None else None):
+        for name in PANELS:
+            print(thumbnail(name, a.model, classes))
     return 0
 
 

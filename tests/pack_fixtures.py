@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
+import sys
 from pathlib import Path
 
 import torch
 from conftest import TINY, random_model
 
 from blobgan_core.checkpoint.native import save_native
-from blobgan_core.runner import load_pack
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "example_workflows"
@@ -40,5 +41,21 @@ def one_thread():
         torch.set_num_threads(before)
 
 
+PACK_MODULE = "blobgan_pack"  # the name the pack is imported under here (ComfyUI uses its path)
+
+
 def pack():
-    return load_pack()
+    """The node pack imported the way ComfyUI imports it: its ``__init__.py`` by file, under a name of
+    our choosing, so that its relative imports work (once per process)."""
+    if PACK_MODULE in sys.modules:
+        return sys.modules[PACK_MODULE]
+    spec = importlib.util.spec_from_file_location(PACK_MODULE, ROOT / "__init__.py",
+                                                  submodule_search_locations=[str(ROOT)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[PACK_MODULE] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[PACK_MODULE]
+        raise
+    return module

@@ -32,7 +32,7 @@ from pack_fixtures import EXAMPLES, ROOT, TINY10, TINY_NAME, write_tiny_checkpoi
 from PIL import Image
 
 from blobgan_core.loading import DEFAULT_MODEL_PATH
-from blobgan_core.runner import ui_to_prompt, widget_names
+from nodes.runner import ui_to_prompt, widget_names
 
 ENV_HOME = Path(os.environ.get("BLOBGAN_COMFY_HOME", Path.home() / ".cache" / "blobgan-comfyui"))
 ENV_SCRIPT = Path(os.environ.get("BLOBGAN_COMFYUI_ENV_SH", ROOT.parent / "shared" / "tools" / "comfyui-env.sh"))

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from blobgan_core.data import ImageFolderDataset, ImageReadError, make_dataset
+from blobgan_lab.data import ImageFolderDataset, ImageReadError, make_dataset
 
 
 def _stripes(width, height, colours):

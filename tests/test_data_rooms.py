@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from blobgan_core.data import (
+from blobgan_lab.data import (
     DEFAULT_ROOMS_LENGTH,
     LABEL_NAMES,
     OBJECT_KINDS,

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from blobgan_core.data import LABEL_NAMES, OBJECT_KINDS, render_rooms
 from blobgan_core.edits import hide_blob
 from blobgan_core.layout import Layout
-from blobgan_core.metrics import locality, object_follow, ownership, segmenter, swd
+from blobgan_lab.data import LABEL_NAMES, OBJECT_KINDS, render_rooms
+from blobgan_lab.metrics import locality, object_follow, ownership, segmenter, swd
 
 
 @pytest.fixture(scope="module")
@@ -364,7 +364,7 @@ def test_default_model_objects_follow_their_blobs():
 
 def test_object_strip_moves_the_largest_objects_blobs_together():
     from blobgan_core import load_model
-    from blobgan_core.metrics import figures
+    from blobgan_lab.metrics import figures
 
     model = load_model(device="cpu")
     net = segmenter.load_segmenter()

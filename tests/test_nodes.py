@@ -87,7 +87,7 @@ def test_node_contract(node_id):
 
 def test_widget_order_is_the_released_one():
     """widgets_values are positional: these orders may only ever be appended to."""
-    from blobgan_core.runner import widget_names
+    from nodes.runner import widget_names
 
     c = pack().NODE_CLASS_MAPPINGS
     assert widget_names(c["BlobGANLoader"]) == ["model_name", "device", "dtype"]

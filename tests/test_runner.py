@@ -13,7 +13,7 @@ from pack_fixtures import API_FIXTURES, EXAMPLES, ROOT, TINY_NAME, one_thread, p
 from PIL import Image
 
 from blobgan_core.loading import DEFAULT_MODEL_PATH
-from blobgan_core.runner import as_prompt, execution_order, run_prompt, run_workflow, ui_to_prompt
+from nodes.runner import as_prompt, execution_order, run_prompt, run_workflow, ui_to_prompt
 
 # the examples that need no diffusion checkpoint
 OUR_MODEL_ONLY = ["blobgan_generate.json", "blobgan_edit.json", "blobgan_drag_points.json"]
@@ -174,18 +174,19 @@ def test_missing_model_file_is_named(tmp_path):
 
 
 def test_command_line(tiny, tmp_path):
-    """The README's command, as a user runs it (a fresh interpreter, the package by -m)."""
+    """The README's command, as a user runs it: a fresh interpreter given the pack's folder, started
+    from another directory."""
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "blobgan_core", "run", str(EXAMPLES / "blobgan_edit.json"), "--out", str(out),
+    cmd = [sys.executable, str(ROOT), str(EXAMPLES / "blobgan_edit.json"), "--out", str(out),
            "--model", str(tiny), "--device", "cpu"]
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     written = sorted(p.name for p in out.iterdir())
     save_id = next(n["id"] for n in example("blobgan_edit.json")["nodes"] if n["type"] == "SaveImage")
     assert written == [f"BlobGAN_edit_{save_id}_00000.png"]
     assert str(out / written[0]) in done.stdout
-    bad = subprocess.run([sys.executable, "-m", "blobgan_core", "run", str(EXAMPLES / "blobgan_masks_inpaint.json")],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    bad = subprocess.run([sys.executable, str(ROOT), str(EXAMPLES / "blobgan_masks_inpaint.json")],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1 and "CheckpointLoaderSimple" in bad.stderr
 
 

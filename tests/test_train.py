@@ -13,12 +13,12 @@ import torch
 from blobgan_core import load_model
 from blobgan_core.checkpoint.native import load_native
 from blobgan_core.layout import Layout, cov_axes
-from blobgan_core.train import Discriminator, jitter_layout, resolve, train, train_cli
-from blobgan_core.train.batches import BatchStream, Prefetcher
-from blobgan_core.train.discriminator import minibatch_stddev
-from blobgan_core.train.ema import OFFICIAL_EMA_DECAY, ema_decay_for, update_ema
-from blobgan_core.train.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
-from blobgan_core.train.state import load_train_state
+from blobgan_lab.train import Discriminator, jitter_layout, resolve, train, train_cli
+from blobgan_lab.train.batches import BatchStream, Prefetcher
+from blobgan_lab.train.discriminator import minibatch_stddev
+from blobgan_lab.train.ema import OFFICIAL_EMA_DECAY, ema_decay_for, update_ema
+from blobgan_lab.train.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
+from blobgan_lab.train.state import load_train_state
 
 # A model small enough that a training step takes a fraction of a second on a shared CPU.
 TINY = dict(resolution=32, size_in=16, c_model=4, channel_multiplier=1, n_blobs=3, d_in=8, d_style=8,

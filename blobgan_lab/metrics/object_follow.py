@@ -36,8 +36,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from blobgan_core.layout import Layout
+
 from ..data import LABEL_NAMES, OBJECT_KINDS
-from ..layout import Layout
 from .locality import move_layout
 from .ownership import owner_map
 from .segmenter import segment

@@ -1,4 +1,4 @@
-"""Run a ComfyUI workflow of this pack's nodes without ComfyUI: ``python -m blobgan_core run WF.json --out DIR``.
+"""Run a ComfyUI workflow of this pack's nodes without ComfyUI: ``python path/to/pack WF.json --out DIR``.
 
 The workflow may be in the UI format (what the frontend saves: ``nodes`` + ``links``, positional
 ``widgets_values``) or the API format (``{id: {"class_type", "inputs"}}``, File > Export (API)). Nodes
@@ -12,19 +12,15 @@ Any other node type is an error that names it.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib.util
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image
+from blobgan_core.images import save_comfy_images
 
-PACK_MODULE = "blobgan_pack"  # the name the node pack is imported under here (ComfyUI uses its path)
+from . import comfy
+
 SAVE_NODES = {"SaveImage": ["filename_prefix"], "PreviewImage": []}  # core class -> widget names
 VIRTUAL_NODES = {"Note", "MarkdownNote", "Reroute", "PrimitiveNode"}
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
@@ -37,28 +33,11 @@ Prompt = dict[str, dict]  # API format: node id -> {"class_type": str, "inputs":
 
 # -- the node pack -----------------------------------------------------------------------------------
 
-def load_pack():
-    """Import the node pack (the folder holding ``blobgan_core``) as a package, the way ComfyUI does:
-    by file, under a name of our choosing, so its relative imports work."""
-    if PACK_MODULE in sys.modules:
-        return sys.modules[PACK_MODULE]
-    root = Path(__file__).resolve().parent.parent
-    init = root / "__init__.py"
-    if not init.is_file():
-        raise FileNotFoundError(f"the runner needs the BlobGAN node pack around blobgan_core; no {init}")
-    spec = importlib.util.spec_from_file_location(PACK_MODULE, init, submodule_search_locations=[str(root)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[PACK_MODULE] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[PACK_MODULE]
-        raise
-    return module
-
-
 def node_classes() -> dict[str, type]:
-    return dict(load_pack().NODE_CLASS_MAPPINGS)
+    """This pack's node classes by id, as ComfyUI registers them."""
+    from . import NODE_CLASS_MAPPINGS
+
+    return dict(NODE_CLASS_MAPPINGS)
 
 
 def _declared_inputs(cls) -> dict[str, dict]:
@@ -276,50 +255,20 @@ def run_prompt(prompt: Prompt, classes: dict[str, type], out_dir: str | Path,
 
     def save(node_id: str, inputs: dict) -> None:
         prefix = str(inputs.get("filename_prefix") or "preview")
-        files.extend(save_images(inputs["images"], out_dir, f"{_safe(prefix)}_{node_id}"))
+        files.extend(save_comfy_images(inputs["images"], out_dir, f"{_safe(prefix)}_{node_id}"))
 
     outputs = execute_prompt(prompt, classes, log, save)
     if not any(node["class_type"] in SAVE_NODES for node in prompt.values()):
         for node_id in execution_order(prompt):
             if prompt[node_id]["class_type"] == RENDER_ID:
                 image, blob_map = outputs[node_id][:2]
-                files += save_images(image, out_dir, f"render_{node_id}")
-                files += save_images(blob_map, out_dir, f"render_{node_id}_blob_map")
+                files += save_comfy_images(image, out_dir, f"render_{node_id}")
+                files += save_comfy_images(blob_map, out_dir, f"render_{node_id}_blob_map")
     return files
 
 
 def _safe(prefix: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in prefix).strip("._") or "image"
-
-
-def save_images(images: torch.Tensor, out_dir: Path, stem: str) -> list[Path]:
-    """Write IMAGE [B,H,W,C] (or MASK [B,H,W]) in [0,1] as ``{stem}_{i:05d}.png``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    arrays = (images.detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-    paths = []
-    for i, arr in enumerate(arrays):
-        path = out_dir / f"{stem}_{i:05d}.png"
-        Image.fromarray(np.ascontiguousarray(arr.squeeze(-1) if arr.ndim == 3 and arr.shape[-1] == 1 else arr)
-                        ).save(path)
-        paths.append(path)
-    return paths
-
-
-@contextlib.contextmanager
-def _models_dir(folder: Path | None):
-    """Let Load BlobGAN find model files in ``folder`` (the pack's fallback for folder_paths)."""
-    if folder is None:
-        yield
-        return
-    from_env = os.environ.get("BLOBGAN_MODELS_DIR")
-    os.environ["BLOBGAN_MODELS_DIR"] = os.pathsep.join([str(folder), *([from_env] if from_env else [])])
-    try:
-        yield
-    finally:
-        if from_env is None:
-            os.environ.pop("BLOBGAN_MODELS_DIR", None)
-        else:
-            os.environ["BLOBGAN_MODELS_DIR"] = from_env
 
 
 def run_workflow(workflow: dict | str | Path, out_dir: str | Path, *, model: str | Path | None = None,
@@ -348,13 +297,13 @@ def run_workflow(workflow: dict | str | Path, out_dir: str | Path, *, model: str
                 node["inputs"]["model_name"] = model.name
             if device is not None:
                 node["inputs"]["device"] = device
-    with _models_dir(folder):
+    with comfy.extra_model_folder(folder):
         return run_prompt(prompt, classes, out_dir, log=log)
 
 
 def run_cli(argv: list[str]) -> int:
     """Run a workflow of BlobGAN nodes headlessly and write its images as PNG files."""
-    p = argparse.ArgumentParser(prog="python -m blobgan_core run", description=run_cli.__doc__)
+    p = argparse.ArgumentParser(prog="python path/to/comfyui-blobgan", description=run_cli.__doc__)
     p.add_argument("workflow", help="workflow JSON, UI format (as saved by ComfyUI) or API format")
     p.add_argument("--out", default="out", help="output folder (default: out)")
     p.add_argument("--model", default=None, help="checkpoint every Load BlobGAN node uses instead of its own")
@@ -369,3 +318,12 @@ def run_cli(argv: list[str]) -> int:
         print("the workflow wrote no images (it has no Save Image, Preview Image or Render Scene node)",
               file=sys.stderr)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry: one line on stderr and exit status 1 for a workflow or model it cannot run."""
+    try:
+        return run_cli(sys.argv[1:] if argv is None else argv)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1

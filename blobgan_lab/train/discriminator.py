@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layers import EqualLinear, blur, fused_leaky_relu
+from blobgan_core.layers import EqualLinear, blur, fused_leaky_relu
 
 
 class BiasLeakyReLU(nn.Module):

@@ -28,10 +28,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..config import BlobGANConfig
+from blobgan_core.config import BlobGANConfig
+from blobgan_core.generator import BlobGAN, seeded_normal
+from blobgan_core.images import image_grid, save_png, to_uint8, unit_to_uint8
+
 from ..data import make_dataset
-from ..generator import BlobGAN, seeded_normal
-from ..images import image_grid, save_png, to_uint8, unit_to_uint8
 from . import distributed
 from .batches import BatchStream, Prefetcher
 from .discriminator import Discriminator

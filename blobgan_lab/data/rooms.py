@@ -16,13 +16,14 @@ into ``LABEL_NAMES = SURFACE_KINDS + OBJECT_KINDS`` (0 = floor ... 4 = ceiling, 
 from __future__ import annotations
 
 import argparse
-import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from blobgan_core.images import image_grid, save_png
 
 from ._raster import Painter
 from ._room_geometry import _line, project_bounds
@@ -360,27 +361,15 @@ class RoomDataset:
 
 def save_samples(path, n: int = 64, size: int = 64, seed: int = 0, start: int = 0) -> Path:
     """Write a PNG grid of rooms ``start .. start+n-1`` (about square, 2 px gaps) and return its path."""
-    from PIL import Image
-
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
     images = render_rooms(np.arange(start, start + n), size=size, seed=seed).images
-    cols = math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    gap = 2
-    grid = np.full((rows * (size + gap) + gap, cols * (size + gap) + gap, 3), 255, dtype=np.uint8)
-    for k, img in enumerate(images):
-        r, c = divmod(k, cols)
-        y, x = gap + r * (size + gap), gap + c * (size + gap)
-        grid[y:y + size, x:x + size] = img
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid).save(path)
-    return path
+    return save_png(path, image_grid(images, gap=2, background=255))
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Write a PNG grid of procedural bedrooms.")
+    parser = argparse.ArgumentParser(prog="python -m blobgan_lab rooms",
+                                     description="Write a PNG grid of procedural bedrooms.")
     parser.add_argument("path", help="output .png file")
     parser.add_argument("--n", type=int, default=64, help="number of rooms")
     parser.add_argument("--size", type=int, default=64, help="image side in pixels")
@@ -388,3 +377,4 @@ def main(argv=None):
     parser.add_argument("--start", type=int, default=0, help="index of the first room")
     args = parser.parse_args(argv)
     print(save_samples(args.path, n=args.n, size=args.size, seed=args.seed, start=args.start))
+    return 0

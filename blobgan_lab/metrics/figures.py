@@ -12,9 +12,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from blobgan_core.edits import move_blob
+from blobgan_core.images import image_grid, save_png, to_uint8, unit_to_uint8
+
 from ..data import LABEL_NAMES
-from ..edits import move_blob
-from ..images import to_uint8, unit_to_uint8
 from .ownership import owner_map
 
 GAP = 2
@@ -32,15 +33,7 @@ def _font(px: int):
 
 def grid(images: np.ndarray, columns: int, scale: int = 2, background: int = 255) -> np.ndarray:
     """uint8 [N,H,W,3] -> one image, ``columns`` wide, each tile upscaled ``scale`` x (nearest), 2 px gaps."""
-    n, h, w, _ = images.shape
-    rows = -(-n // columns)
-    th, tw = h * scale, w * scale
-    out = np.full((rows * (th + GAP) + GAP, columns * (tw + GAP) + GAP, 3), background, dtype=np.uint8)
-    for i, img in enumerate(images):
-        r, c = divmod(i, columns)
-        y, x = GAP + r * (th + GAP), GAP + c * (tw + GAP)
-        out[y:y + th, x:x + tw] = img.repeat(scale, 0).repeat(scale, 1)
-    return out
+    return image_grid(images, columns, scale=scale, gap=GAP, background=background)
 
 
 def colour_labels(labels: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -88,7 +81,7 @@ def edit_strip(model, layout, steps: int = 7, span: float = 0.5, noise_seed: int
         owned = torch.bincount(owner_map(layout, res).reshape(-1), minlength=layout.n_blobs + 1)[1:]
         blobs = [int(owned.argmax())]
     offsets = np.linspace(-span / 2, span / 2, steps)
-    from ..layout import Layout
+    from blobgan_core.layout import Layout
 
     def moved_by(dx: float) -> Layout:
         out = layout.to("cpu")
@@ -146,10 +139,7 @@ def ownership_chart(kind_share: np.ndarray, visible_rate: list[float], cell: int
 
 
 def save(folder: Path, name: str, image: np.ndarray) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    Image.fromarray(image).save(path)
-    return str(path)
+    return str(save_png(folder / name, image))
 
 
 def write_figures(folder: Path, model, sets: dict, generated_labels: torch.Tensor, result: dict, net,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from ..layout import Layout
+from blobgan_core.layout import Layout
 
 
 def _uniform(shape, bound: float, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:

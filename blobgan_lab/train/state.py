@@ -13,9 +13,9 @@ import os
 
 import torch
 
-from ..checkpoint.native import save_native
-from ..checkpoint.safe_pickle import load_torch_file
-from ..config import BlobGANConfig
+from blobgan_core.checkpoint.native import save_native
+from blobgan_core.checkpoint.safe_pickle import load_torch_file
+from blobgan_core.config import BlobGANConfig
 
 STATE_FORMAT = "blobgan-train-state"
 STATE_VERSION = 1

@@ -1,4 +1,4 @@
-"""``python -m blobgan_core train ...``: command-line front end of the trainer.
+"""``python -m blobgan_lab train ...``: command-line front end of the trainer.
 
 Every model or training flag defaults to the chosen preset's value; when resuming, to the value the
 checkpoint was trained with (so ``--resume`` alone continues the same run, and e.g. ``--steps`` extends it).
@@ -10,7 +10,8 @@ import argparse
 import os
 import sys
 
-from ..config import BlobGANConfig
+from blobgan_core.config import BlobGANConfig
+
 from .loop import CHECKPOINT_NAME, train
 from .options import DEFAULT_PRESET, MODEL_FIELDS, PRESETS, TRAIN_FIELDS, TrainOptions, check_options, resolve
 from .state import load_train_state
@@ -27,7 +28,7 @@ def _on_off(text: str) -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m blobgan_core train",
+        prog="python -m blobgan_lab train",
         description="Train a BlobGAN (layout network + decoder) with the official recipe: non-saturating "
                     "logistic loss, lazy R1, EMA generator, blob jitter, StyleGAN2 discriminator.",
         epilog="Presets: " + "; ".join(

@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ..layout import Layout
-from ..splat import layout_alphas
+from blobgan_core.layout import Layout
+from blobgan_core.splat import layout_alphas
 
 FOOTPRINT_ALPHA = 0.1
 MIN_VISIBLE_AREA = 0.01     # blobs covering less of the image are not moved by plan_moves

@@ -14,7 +14,7 @@ majority), with only 44 % of bed pixels right. The shipped network: 96 % of pixe
 96 % of bed pixels on 200 held-out rooms; weaker on small objects (pillow, lamp, curtain: 63-68 %).
 ``segmenter_card()`` returns the recipe and these numbers from the weights' metadata.
 
-Training (``python -m blobgan_core.metrics.segmenter --out FILE``): rooms from index 5,000,000 on
+Training (``python -m blobgan_lab.metrics.segmenter --out FILE``): rooms from index 5,000,000 on
 (never used by the benchmark's real sets), batch 16, Adam, cross-entropy, cosine learning-rate decay.
 To cope with the softer look of GAN samples, half of the training images are blurred with the 5-tap
 binomial filter and all get a little Gaussian noise. Deterministic on the CPU for a given seed.
@@ -101,7 +101,7 @@ def load_segmenter(path: str | Path | None = None) -> RoomSegmenter:
     path = Path(path) if path is not None else SEGMENTER_PATH
     if not path.is_file():
         raise FileNotFoundError(f"no segmenter weights at {path}; train them with "
-                                f"`python -m blobgan_core.metrics.segmenter --out {path}`")
+                                f"`python -m blobgan_lab.metrics.segmenter --out {path}`")
     net = RoomSegmenter()
     net.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
     return net.eval().requires_grad_(False)

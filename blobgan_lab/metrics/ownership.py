@@ -21,9 +21,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from blobgan_core.layout import Layout
+from blobgan_core.splat import layout_alphas
+
 from ..data import LABEL_NAMES, OBJECT_KINDS
-from ..layout import Layout
-from ..splat import layout_alphas
 
 MIN_VISIBLE_AREA = 0.01
 MIN_OBJECT_PIXELS = 20

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from blobgan_core.devices import resolve_device
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -31,17 +33,14 @@ class DistContext:
 
 def _pick_device(request: str, local_rank: int) -> torch.device:
     if request == "auto":
-        request = "cuda" if torch.cuda.is_available() else "cpu"
-    if request == "cpu":
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise ValueError(f"--device {request} asked for CUDA, but torch.cuda.is_available() is False")
-    if request == "cuda":
+        request = "cuda" if torch.cuda.is_available() else "cpu"  # the trainer does not use MPS
+    if request == "cuda" and torch.cuda.is_available():
+        # under torchrun, plain "cuda" means this process's own GPU
         return torch.device("cuda", local_rank % torch.cuda.device_count())
-    index = int(request.split(":", 1)[1])
-    if index >= torch.cuda.device_count():
-        raise ValueError(f"--device {request}: only {torch.cuda.device_count()} CUDA devices are visible")
-    return torch.device("cuda", index)
+    try:
+        return resolve_device(request)
+    except ValueError as e:
+        raise ValueError(f"--device: {e}") from None
 
 
 def setup(device_request: str) -> DistContext:

@@ -1,7 +1,7 @@
 """BlobGAN training: the official recipe (non-saturating logistic loss, lazy R1, EMA generator, blob
 jitter, StyleGAN2 discriminator, Adam) at any scale, on CPU, one GPU, or several GPUs via torchrun.
 
-Entry points: :func:`train_cli` (``python -m blobgan_core train ...``) and :func:`train`.
+Entry points: :func:`train_cli` (``python -m blobgan_lab train ...``) and :func:`train`.
 """
 
 from .cli import train_cli

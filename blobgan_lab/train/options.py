@@ -11,7 +11,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from ..config import BlobGANConfig
+from blobgan_core.config import BlobGANConfig
+
 from .ema import OFFICIAL_EMA_DECAY
 
 # -- presets ----------------------------------------------------------------------------------------
