@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -110,26 +111,6 @@ def reorder_blobs(layout: Layout, order: list[int]) -> Layout:
 
 # -- the edit-list language ----------------------------------------------------------------------------
 
-_NUM = "a finite number"
-# op -> {field: (kind, default or REQUIRED)}
-REQUIRED = object()
-OPS: dict[str, dict[str, tuple[str, object]]] = {
-    "move": {"dx": ("number", REQUIRED), "dy": ("number", REQUIRED)},
-    "resize": {"scale": ("positive", REQUIRED)},
-    "set_size": {"size": ("number", REQUIRED)},
-    "reshape": {"aspect": ("positive", REQUIRED)},
-    "rotate": {"degrees": ("number", REQUIRED)},
-    "remove": {},
-    "duplicate": {"dx": ("number", 0.0), "dy": ("number", 0.0)},
-    "restyle": {"source_blob": ("source_blob", REQUIRED), "style": ("bool", True),
-                "structure": ("bool", False), "scene": ("scene", "source")},
-    "forward": {},
-    "backward": {},
-    "to_front": {},
-    "to_back": {},
-}
-
-
 class EditError(ValueError):
     """An edit list that cannot be applied; the message names the edit, the field and what is allowed."""
 
@@ -139,6 +120,86 @@ class Edit:
     op: str
     blob: int
     args: dict
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What an op may read besides the layout: the input scene (for ``"scene": "self"``), the node's
+    source scene and the edit's name for error messages."""
+    original: Layout
+    source: Layout | None
+    where: str
+
+
+# An op's function maps (layout, ids, k, args, context) to (layout, ids): ``ids`` is the id of the blob at
+# each depth index, ``k`` the depth index of the edited blob.
+OpFunction = Callable[[Layout, list[int], int, dict, _Context], tuple[Layout, list[int]]]
+
+
+@dataclass(frozen=True)
+class Op:
+    fields: dict[str, tuple[str, object]]  # field -> (kind, default or REQUIRED); kinds: see _check_field
+    apply: OpFunction
+
+
+REQUIRED = object()
+_NUMBER, _POSITIVE = ("number", REQUIRED), ("positive", REQUIRED)
+
+
+def _same_ids(edit: Callable[[Layout, int, dict], Layout]) -> OpFunction:
+    return lambda layout, ids, k, a, ctx: (edit(layout, k, a), ids)
+
+
+def _duplicate(layout, ids, k, a, ctx):
+    return duplicate_blob(layout, k, a["dx"], a["dy"]), [*ids, max(ids) + 1]
+
+
+def _to_depth(new_index: Callable[[int, int], int]) -> OpFunction:
+    """A depth op: blob k goes to depth ``new_index(k, K)``; ids follow their blobs."""
+    def apply(layout, ids, k, a, ctx):
+        order = list(range(len(ids)))
+        order.pop(k)
+        order.insert(new_index(k, len(ids)), k)
+        return reorder_blobs(layout, order), [ids[j] for j in order]
+    return apply
+
+
+def _restyle(layout, ids, k, a, ctx):
+    if a["scene"] == "self":
+        src = ctx.original  # ids of this scene refer to the node's input
+    elif ctx.source is None:
+        raise EditError(f"{ctx.where}: takes vectors from the 'source_scene' input, which is not connected; "
+                        "connect a scene there or set \"scene\": \"self\"")
+    else:
+        src = ctx.source
+    sb = a["source_blob"]
+    if sb == "background":
+        index = 0
+    elif sb < src.n_blobs:
+        index = sb + 1
+    else:
+        raise EditError(f"{ctx.where}: 'source_blob' {sb} does not exist in the {a['scene']} scene; "
+                        f"valid: 0..{src.n_blobs - 1} or \"background\"")
+    return restyle_blob(layout, k, src, index, style=a["style"], structure=a["structure"]), ids
+
+
+# The edit-list language, one entry per op (docs/edit-list.md; web/js mirrors it). A new op is one entry
+# here, one in the widget's registry, a case in the shared fixture and a line in the docs.
+OPS: dict[str, Op] = {
+    "move": Op({"dx": _NUMBER, "dy": _NUMBER}, _same_ids(lambda lay, k, a: move_blob(lay, k, a["dx"], a["dy"]))),
+    "resize": Op({"scale": _POSITIVE}, _same_ids(lambda lay, k, a: scale_blob(lay, k, a["scale"]))),
+    "set_size": Op({"size": _NUMBER}, _same_ids(lambda lay, k, a: set_blob_size(lay, k, a["size"]))),
+    "reshape": Op({"aspect": _POSITIVE}, _same_ids(lambda lay, k, a: reshape_blob(lay, k, a["aspect"]))),
+    "rotate": Op({"degrees": _NUMBER}, _same_ids(lambda lay, k, a: rotate_blob(lay, k, a["degrees"]))),
+    "remove": Op({}, _same_ids(lambda lay, k, a: hide_blob(lay, k))),
+    "duplicate": Op({"dx": ("number", 0.0), "dy": ("number", 0.0)}, _duplicate),
+    "restyle": Op({"source_blob": ("source_blob", REQUIRED), "style": ("bool", True),
+                   "structure": ("bool", False), "scene": ("scene", "source")}, _restyle),
+    "forward": Op({}, _to_depth(lambda k, n: min(k + 1, n - 1))),
+    "backward": Op({}, _to_depth(lambda k, n: max(k - 1, 0))),
+    "to_front": Op({}, _to_depth(lambda k, n: n - 1)),
+    "to_back": Op({}, _to_depth(lambda k, n: 0)),
+}
 
 
 def parse_edits(edits) -> list[Edit]:
@@ -164,7 +225,7 @@ def _parse_edit(i: int, e) -> Edit:
     if op not in OPS:
         raise EditError(f"{where}: unknown op {op!r}; allowed: {', '.join(OPS)}")
     where = f"edit #{i} ({op})"
-    spec = OPS[op]
+    spec = OPS[op].fields
     unknown = sorted(set(e) - set(spec) - {"op", "blob"})
     if unknown:
         raise EditError(f"{where}: unknown field(s) {unknown}; allowed: {['op', 'blob', *spec]}")
@@ -188,7 +249,7 @@ def _check_field(where: str, name: str, kind: str, v):
         if kind == "positive":
             ok = ok and v > 0
         if not ok:
-            allowed = _NUM if kind == "number" else "a finite number > 0"
+            allowed = "a finite number" if kind == "number" else "a finite number > 0"
             raise EditError(f"{where}: {name!r} must be {allowed}, got {v!r}")
         return float(v)
     if kind == "bool":
@@ -220,51 +281,5 @@ def apply_edits(layout: Layout, edits, source: Layout | None = None) -> tuple[La
         where = f"edit #{i} ({e.op})"
         if e.blob not in ids:
             raise EditError(f"{where}: no blob with id {e.blob}; valid ids: 0..{len(ids) - 1}")
-        k = ids.index(e.blob)
-        a = e.args
-        if e.op == "move":
-            layout = move_blob(layout, k, a["dx"], a["dy"])
-        elif e.op == "resize":
-            layout = scale_blob(layout, k, a["scale"])
-        elif e.op == "set_size":
-            layout = set_blob_size(layout, k, a["size"])
-        elif e.op == "reshape":
-            layout = reshape_blob(layout, k, a["aspect"])
-        elif e.op == "rotate":
-            layout = rotate_blob(layout, k, a["degrees"])
-        elif e.op == "remove":
-            layout = hide_blob(layout, k)
-        elif e.op == "duplicate":
-            layout = duplicate_blob(layout, k, a["dx"], a["dy"])
-            ids.append(max(ids) + 1)
-        elif e.op == "restyle":
-            layout = _restyle(layout, k, e, where, original, source)
-        else:
-            order = list(range(len(ids)))
-            order.pop(k)
-            new_k = {"forward": min(k + 1, len(ids) - 1), "backward": max(k - 1, 0),
-                     "to_front": len(ids) - 1, "to_back": 0}[e.op]
-            order.insert(new_k, k)
-            layout = reorder_blobs(layout, order)
-            ids = [ids[j] for j in order]
+        layout, ids = OPS[e.op].apply(layout, ids, ids.index(e.blob), e.args, _Context(original, source, where))
     return layout, ids
-
-
-def _restyle(layout, k, e, where, original, source):
-    a = e.args
-    if a["scene"] == "self":
-        src = original  # ids of this scene refer to the node's input
-    elif source is None:
-        raise EditError(f"{where}: takes vectors from the 'source_scene' input, which is not connected; "
-                        "connect a scene there or set \"scene\": \"self\"")
-    else:
-        src = source
-    sb = a["source_blob"]
-    if sb == "background":
-        index = 0
-    elif sb < src.n_blobs:
-        index = sb + 1
-    else:
-        raise EditError(f"{where}: 'source_blob' {sb} does not exist in the {a['scene']} scene; "
-                        f"valid: 0..{src.n_blobs - 1} or \"background\"")
-    return restyle_blob(layout, k, src, index, style=a["style"], structure=a["structure"])
