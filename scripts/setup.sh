@@ -10,8 +10,9 @@ PY=${PYTHON:-python3}
 pip="./.venv/bin/python -m pip install -q --disable-pip-version-check"
 # torch first and pinned, so nothing below can pull a CUDA build from the index
 ./.venv/bin/python -c "import torch" 2>/dev/null || $pip "torch==2.13.0"
-# test tools; aiohttp (which ComfyUI brings) lets the preview-route test run a real server on loopback
-$pip -r requirements.txt pytest ruff aiohttp
+# test tools; aiohttp (which ComfyUI brings) lets the preview-route test run a real server on loopback;
+# setuptools builds the library's wheel offline in tests/test_install.py
+$pip -r requirements.txt pytest ruff aiohttp setuptools
 if [[ ${1:-} == --browser ]]; then
   if ! command -v chromium >/dev/null; then
     if command -v apt-get >/dev/null; then
