@@ -171,6 +171,12 @@ class ToRGB(nn.Module):
         return out if skip is None else out + upsample2x(skip)
 
 
+
+def layer_names(config: BlobGANConfig) -> list[str]:
+    """Synthesis layers in forward order, each taking one noise map: "conv1", "convs.0", ...,
+    "convs.<2*n_up-1>" (the names of their checkpoint keys)."""
+    return ["conv1"] + [f"convs.{i}" for i in range(2 * config.n_up)]
+
 class LayoutStyleGenerator(nn.Module):
     """Splat a layout and decode it: [Layout] -> image [N,3,R,R] on the official scale (~[-1,1])."""
 
@@ -189,8 +195,7 @@ class LayoutStyleGenerator(nn.Module):
             self.to_rgbs.append(ToRGB(c_out, d_s))
 
     def layer_names(self) -> list[str]:
-        """Synthesis layers in forward order, each taking one noise map: conv1, convs.0, convs.1, ..."""
-        return ["conv1"] + [f"convs.{i}" for i in range(len(self.convs))]
+        return layer_names(self.config)
 
     def forward(
         self,

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from .config import BlobGANConfig
+from .decoder import layer_names
 from .devices import resolve_device
 from .generator import BlobGAN
 
@@ -56,8 +57,6 @@ def model_from_state_dict(config: BlobGANConfig, state_dict: dict[str, torch.Ten
 def measured_drag_layer(config: BlobGANConfig, info: dict) -> str | None:
     """The file's ``drag_layer`` metadata when it names a decoder layer of this configuration, else None
     (an unknown name is ignored rather than making the model unloadable: the drag falls back to its rule)."""
-    from .drag.features import layer_names
-
     name = info.get("drag_layer")
     return name if name in layer_names(config) else None
 

@@ -115,10 +115,6 @@ def prepare(model: torch.nn.Module) -> None:
         model.to(patcher.load_device)
 
 
-def is_managed(model: torch.nn.Module) -> bool:
-    return getattr(model, _PATCHER_ATTR, None) is not None
-
-
 # -- progress and interruption ---------------------------------------------------------------------
 
 class Progress:

@@ -29,10 +29,5 @@ def random_model(config: BlobGANConfig = TINY, seed: int = 0) -> BlobGAN:
 
 
 @pytest.fixture
-def tiny_config():
-    return TINY
-
-
-@pytest.fixture
 def tiny_model():
     return random_model()

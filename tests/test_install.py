@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -21,9 +22,15 @@ README_EXAMPLE = re.compile(r"## Python API\n\n```python\n(.*?)```", re.S)
 def wheel(tmp_path_factory) -> Path:
     pytest.importorskip("setuptools", reason="building the wheel offline needs setuptools in the venv")
     out = tmp_path_factory.mktemp("wheel")
+    # a copy of what the build reads, so that setuptools' build/ and egg-info do not land in the clone
+    src = tmp_path_factory.mktemp("clone")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    for name in ("blobgan_core", "blobgan_lab"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
     # no build isolation: the test must not need the network for setuptools
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                           "-w", str(out), str(ROOT)], capture_output=True, text=True, timeout=300)
+                           "-w", str(out), str(src)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return next(out.glob("*.whl"))
 

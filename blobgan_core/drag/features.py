@@ -15,13 +15,9 @@ import math
 import torch
 
 from ..config import BlobGANConfig
+from ..decoder import layer_names
 from ..generator import BlobGAN
 from ..layout import Layout
-
-
-def layer_names(config: BlobGANConfig) -> list[str]:
-    """Decoder conv outputs in forward order: "conv1", "convs.0", ..., "convs.<2*n_up-1>"."""
-    return ["conv1"] + [f"convs.{i}" for i in range(2 * config.n_up)]
 
 
 def layer_resolution(config: BlobGANConfig, name: str) -> int:

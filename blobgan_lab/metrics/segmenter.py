@@ -12,7 +12,6 @@ kNN on multi-scale 5x5 RGB patches (scales 1, 2, 4, 8; 15,000 class-balanced ref
 to 32 dims, k = 5) reached 70 % pixel accuracy on held-out rooms (82 % of label regions right by
 majority), with only 44 % of bed pixels right. The shipped network: 96 % of pixels, 97 % of regions,
 96 % of bed pixels on 200 held-out rooms; weaker on small objects (pillow, lamp, curtain: 63-68 %).
-``segmenter_card()`` returns the recipe and these numbers from the weights' metadata.
 
 Training (``python -m blobgan_lab.metrics.segmenter --out FILE``): rooms from index 5,000,000 on
 (never used by the benchmark's real sets), batch 16, Adam, cross-entropy, cosine learning-rate decay.
@@ -105,14 +104,6 @@ def load_segmenter(path: str | Path | None = None) -> RoomSegmenter:
     net = RoomSegmenter()
     net.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
     return net.eval().requires_grad_(False)
-
-
-def segmenter_card(path: str | Path | None = None) -> dict:
-    """The training recipe and held-out accuracy stored in the weights' metadata."""
-    from safetensors import safe_open
-
-    with safe_open(str(path or SEGMENTER_PATH), "pt") as f:
-        return json.loads((f.metadata() or {}).get("card", "{}"))
 
 
 # -- accuracy ----------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 import time
 
@@ -99,7 +98,3 @@ class ProgressReporter:
 
 def note(message: str, stream=None) -> None:
     print(message, file=stream if stream is not None else sys.stderr, flush=True)
-
-
-def ensure_dir(path: str) -> None:
-    os.makedirs(path, exist_ok=True)
