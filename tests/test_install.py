@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-README_EXAMPLE = re.compile(r"## Python API\n\n```python\n(.*?)```", re.S)
+README_EXAMPLE = re.compile(r"## Python API\n.*?```python\n(.*?)```", re.S)
 
 
 @pytest.fixture(scope="module")
