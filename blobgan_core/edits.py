@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +18,13 @@ import torch
 from .layout import Layout, cov_axes, cov_from_axes
 
 HIDDEN_SIZE = -100.0  # sigmoid(-100 - d^2) is 0 in float32: the blob leaves no trace
+
+# What an edit may make of a blob (docs/edit-list.md, "Limits"). Past these the float32 splatting
+# breaks down (a covariance stretched past about 1e8 between its axes loses positive definiteness and
+# renders NaN) or the blob is nowhere near the picture, so the edit is refused, naming it.
+MAX_CENTRE = 1e3        # |x|, |y| of a centre, in image widths
+MAX_SIZE = 1e4          # size logit; any more is already fully opaque everywhere it reaches
+MAX_ELONGATION = 1e3    # ratio of an ellipse's long to short axis
 
 
 # -- single-blob edits (by depth index) ---------------------------------------------------------------
@@ -209,6 +217,8 @@ def parse_edits(edits) -> list[Edit]:
             return []
         try:
             edits = json.loads(edits)
+        except RecursionError:
+            raise EditError("edits nests too deeply to be an edit list; expected a list of objects") from None
         except json.JSONDecodeError as e:
             raise EditError(f"edits is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}); "
                             "expected a list like [{\"op\": \"move\", \"blob\": 0, \"dx\": 0.1, \"dy\": 0}]") from None
@@ -220,10 +230,10 @@ def parse_edits(edits) -> list[Edit]:
 def _parse_edit(i: int, e) -> Edit:
     where = f"edit #{i}"
     if not isinstance(e, dict):
-        raise EditError(f"{where} must be an object with an 'op', got {e!r}")
+        raise EditError(f"{where} must be an object with an 'op', got {_show(e)}")
     op = e.get("op")
     if op not in OPS:
-        raise EditError(f"{where}: unknown op {op!r}; allowed: {', '.join(OPS)}")
+        raise EditError(f"{where}: unknown op {_show(op)}; allowed: {', '.join(OPS)}")
     where = f"edit #{i} ({op})"
     spec = OPS[op].fields
     unknown = sorted(set(e) - set(spec) - {"op", "blob"})
@@ -231,7 +241,7 @@ def _parse_edit(i: int, e) -> Edit:
         raise EditError(f"{where}: unknown field(s) {unknown}; allowed: {['op', 'blob', *spec]}")
     blob = e.get("blob")
     if isinstance(blob, bool) or not isinstance(blob, int) or blob < 0:
-        raise EditError(f"{where}: 'blob' must be a blob id (an integer >= 0), got {blob!r}")
+        raise EditError(f"{where}: 'blob' must be a blob id (an integer >= 0), got {_show(blob)}")
     args = {}
     for name, (kind, default) in spec.items():
         if name not in e:
@@ -250,20 +260,20 @@ def _check_field(where: str, name: str, kind: str, v):
             ok = ok and v > 0
         if not ok:
             allowed = "a finite number" if kind == "number" else "a finite number > 0"
-            raise EditError(f"{where}: {name!r} must be {allowed}, got {v!r}")
+            raise EditError(f"{where}: {name!r} must be {allowed}, got {_show(v)}")
         return float(v)
     if kind == "bool":
         if not isinstance(v, bool):
-            raise EditError(f"{where}: {name!r} must be true or false, got {v!r}")
+            raise EditError(f"{where}: {name!r} must be true or false, got {_show(v)}")
         return v
     if kind == "scene":
         if v not in ("source", "self"):
-            raise EditError(f"{where}: 'scene' must be \"source\" or \"self\", got {v!r}")
+            raise EditError(f"{where}: 'scene' must be \"source\" or \"self\", got {_show(v)}")
         return v
     if kind == "source_blob":
         if v == "background" or (isinstance(v, int) and not isinstance(v, bool) and v >= 0):
             return v
-        raise EditError(f"{where}: 'source_blob' must be a blob id (integer >= 0) or \"background\", got {v!r}")
+        raise EditError(f"{where}: 'source_blob' must be a blob id (integer >= 0) or \"background\", got {_show(v)}")
     raise AssertionError(kind)
 
 
@@ -282,4 +292,29 @@ def apply_edits(layout: Layout, edits, source: Layout | None = None) -> tuple[La
         if e.blob not in ids:
             raise EditError(f"{where}: no blob with id {e.blob}; valid ids: 0..{len(ids) - 1}")
         layout, ids = OPS[e.op].apply(layout, ids, ids.index(e.blob), e.args, _Context(original, source, where))
+        _check_blob(layout, ids.index(e.blob), where)
+        if e.op == "duplicate":
+            _check_blob(layout, len(ids) - 1, where)
     return layout, ids
+
+
+def _check_blob(layout: Layout, k: int, where: str) -> None:
+    """Refuse an edit that leaves blob k unrenderable (see MAX_CENTRE, MAX_SIZE, MAX_ELONGATION)."""
+    centre = torch.stack([layout.xs[:, k], layout.ys[:, k]], -1)              # [N,2]
+    size = layout.sizes[:, k + 1]                                            # [N]
+    cov = layout.covs[:, k].double()                                         # [N,2,2]
+    if not bool(torch.isfinite(centre).all()) or float(centre.abs().max()) > MAX_CENTRE:
+        raise EditError(f"{where} would move its blob to {_show(centre[0].tolist())}; centres must stay "
+                        f"within +-{MAX_CENTRE:g} image widths")
+    if not bool(torch.isfinite(size).all()) or float(size.max()) > MAX_SIZE:
+        raise EditError(f"{where} would grow its blob to size {float(size.max()):g}; at most {MAX_SIZE:g}")
+    eig = torch.linalg.eigvalsh(cov) if bool(torch.isfinite(cov).all()) else cov.new_full((1, 2), math.nan)
+    ratio = float((eig[:, 1] / eig[:, 0]).max().sqrt()) if bool((eig[:, 0] > 0).all()) else math.inf
+    if not ratio <= MAX_ELONGATION:
+        raise EditError(f"{where} would stretch its blob to an axis ratio of {ratio:.3g}; at most "
+                        f"{MAX_ELONGATION:g} (use an aspect closer to 1)")
+
+
+def _show(value) -> str:
+    """A short repr for error messages, safe for deeply nested or huge values."""
+    return reprlib.repr(value)

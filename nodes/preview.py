@@ -56,6 +56,7 @@ CACHE_SIZE = 16                     # scenes kept, one per node id, least recent
 MAX_BODY_BYTES = 1 << 20            # request body limit
 MAX_EDITS_CHARS = 200_000           # edits given as JSON text
 MAX_EDITS = 5_000                   # edits given as a list (or parsed from text)
+MAX_DEPTH = 8                       # JSON nesting: body object > edits list > edit object, with room
 MAX_SIDE_RANGE = (16, 4096)
 FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 LOSSY_QUALITY = 90
@@ -260,7 +261,7 @@ def parse_request(payload) -> PreviewRequest:
     if type(overlay) is not bool:
         raise PreviewError(400, f"'overlay' must be true or false; got {_describe(overlay)}", "overlay")
     fmt = payload.get("format", "png")
-    if fmt not in FORMATS:
+    if not isinstance(fmt, str) or fmt not in FORMATS:
         raise PreviewError(400, f"'format' must be one of {list(FORMATS)}; got {_describe(fmt)}", "format")
     return PreviewRequest(node_id, as_dicts, max_side, overlay, fmt)
 
@@ -270,10 +271,29 @@ def decode_body(raw: bytes):
     def refuse(name):
         raise ValueError(f"{name} is not a JSON number")
 
+    too_deep = PreviewError(400, f"the body nests deeper than {MAX_DEPTH} levels; a preview request is an object "
+                                 f"with fields {list(FIELDS)}")
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=refuse)
+        payload = json.loads(raw.decode("utf-8"), parse_constant=refuse)
+    except RecursionError:
+        raise too_deep from None
     except (UnicodeDecodeError, ValueError) as e:
         raise PreviewError(400, f"the body is not valid JSON: {e}") from None
+    if _depth(payload) > MAX_DEPTH:
+        raise too_deep
+    return payload
+
+
+def _depth(value) -> int:
+    """Nesting depth of decoded JSON (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (dict, list)):
+            deepest = max(deepest, d + 1)
+            if d + 1 <= MAX_DEPTH:  # deeper than that is refused anyway: stop looking
+                stack.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return deepest
 
 
 # -- rendering ------------------------------------------------------------------------------------------
@@ -402,16 +422,28 @@ async def preview_route(request):
     if request.content_type != "application/json":
         return web.json_response({"error": "send the request as Content-Type: application/json", "field": None},
                                  status=415)
+    too_large = web.json_response({"error": f"the body is larger than {MAX_BODY_BYTES} bytes", "field": None},
+                                  status=413)
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        return web.json_response({"error": f"the body is larger than {MAX_BODY_BYTES} bytes", "field": None},
-                                 status=413)
-    raw = await request.content.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
-        return web.json_response({"error": f"the body is larger than {MAX_BODY_BYTES} bytes", "field": None},
-                                 status=413)
+        return too_large
+    raw = await read_body(request.content, MAX_BODY_BYTES)
+    if raw is None:
+        return too_large
     loop = asyncio.get_running_loop()
     status, body = await loop.run_in_executor(_executor(), _decode_and_handle, raw)
     return web.json_response(body, status=status)
+
+
+async def read_body(stream, limit: int) -> bytes | None:
+    """The whole body however it arrives (in pieces, chunked), or None once it exceeds ``limit`` bytes.
+    ``StreamReader.read(n)`` would return only what has arrived so far."""
+    chunks, size = [], 0
+    while chunk := await stream.readany():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _decode_and_handle(raw: bytes) -> tuple[int, dict]:

@@ -101,3 +101,32 @@ def test_bad_edits_name_the_problem(layout, edits, message):
 
 def test_empty_edit_lists():
     assert parse_edits("") == [] and parse_edits("  ") == [] and parse_edits("[]") == []
+
+
+# -- limits: an edit that would leave a blob unrenderable is refused, naming it ------------------------
+
+@pytest.mark.parametrize("edit, fragment", [
+    ({"op": "reshape", "blob": 1, "aspect": 1e5}, "axis ratio"),
+    ({"op": "move", "blob": 1, "dx": 1e30, "dy": 0}, "centres must stay"),
+    ({"op": "set_size", "blob": 1, "size": 1e30}, "at most"),
+    ({"op": "duplicate", "blob": 1, "dx": 0, "dy": -5e3}, "centres must stay"),
+])
+def test_edits_past_the_limits_are_refused_by_position(layout, edit, fragment):
+    lay = layout
+    with pytest.raises(EditError, match=rf"edit #1 \({edit['op']}\) would .*{fragment}"):
+        apply_edits(lay, [{"op": "move", "blob": 0, "dx": 0.1, "dy": 0}, edit])
+
+
+def test_repeated_stretching_is_refused_when_it_crosses_the_limit(layout):
+    lay = layout
+    edits = [{"op": "reshape", "blob": 2, "aspect": 10.0}] * 5
+    with pytest.raises(EditError, match=r"edit #(2|3) \(reshape\) would stretch"):
+        apply_edits(lay, edits)
+    apply_edits(lay, edits[:2])  # an axis ratio of about 100 is fine
+
+
+def test_deeply_nested_edit_text_is_an_edit_error():
+    with pytest.raises(EditError, match="nests too deeply"):
+        parse_edits("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(EditError, match=r"edit #0 must be an object"):
+        parse_edits([[[[[[[[[[[[]]]]]]]]]]]])
