@@ -208,6 +208,7 @@ describe("validation", () => {
         ["an object per edit", [5], ["edit #0", "must be an object"], 0, null],
         ["an op", [{ blob: 0 }], ["edit #0", 'missing "op"', "allowed ops: move, resize"], 0, "op"],
         ["a known op", [{ op: "scale", blob: 0 }], ["edit #0", 'unknown op "scale"', EDIT_OPS.join(", ")], 0, "op"],
+        ["an op, not a name every object has", [{ op: "constructor", blob: 0 }], ['unknown op "constructor"'], 0, "op"],
         ["known fields", [{ op: "move", blob: 0, dx: 0, dy: 0, dz: 1 }],
             ["edit #0 (move)", 'unknown field "dz"', "allowed fields: op, blob, dx, dy"], 0, "dz"],
         ["required fields", [{ op: "move", blob: 0, dx: 0.1 }], ["edit #0 (move)", 'missing field "dy"'], 0, "dy"],

@@ -1,39 +1,11 @@
-// The edit list (docs/edit-list.md): validation and application to a scene's geometry.
+// The edit list (docs/edit-list.md): checking edits against the ops registry (edit_ops.js) and
+// applying them to a scene's geometry.
 
-import { reshapeCov, rotateCov } from "./covariance.js";
-import { cloneBlob, cloneScene, REMOVED_SIZE } from "./scene.js";
+import {
+    BOOL, EDIT_OPS, ID, NUM, OPS, opSpec, POS, RESTYLE_SCENES, SCENE, SOURCE_ID,
+} from "./edit_ops.js";
+import { cloneScene } from "./scene.js";
 import { describe, isPlainObject } from "./util.js";
-
-/**
- * One edit, e.g. {op: "move", blob: 3, dx: 0.1, dy: 0}. Fields per op as in docs/edit-list.md.
- * @typedef {Object<string, *>} Edit
- */
-
-export const ID = "id", NUM = "number", POS = "positive", BOOL = "bool", SOURCE_ID = "source_id", SCENE = "scene";
-
-// Field kinds per op, in the order they are serialized. Fields listed in OPTIONAL have defaults.
-export const OP_FIELDS = {
-    move: { blob: ID, dx: NUM, dy: NUM },
-    resize: { blob: ID, scale: POS },
-    set_size: { blob: ID, size: NUM },
-    reshape: { blob: ID, aspect: POS },
-    rotate: { blob: ID, degrees: NUM },
-    remove: { blob: ID },
-    duplicate: { blob: ID, dx: NUM, dy: NUM },
-    restyle: { blob: ID, source_blob: SOURCE_ID, style: BOOL, structure: BOOL, scene: SCENE },
-    forward: { blob: ID },
-    backward: { blob: ID },
-    to_front: { blob: ID },
-    to_back: { blob: ID },
-};
-const OPTIONAL = {
-    duplicate: { dx: 0, dy: 0 },
-    restyle: { style: true, structure: false, scene: "source" },
-};
-const RESTYLE_SCENES = ["source", "self"];
-
-/** The edit ops of docs/edit-list.md. */
-export const EDIT_OPS = Object.freeze(Object.keys(OP_FIELDS));
 
 /** Error in an edit list; `index` is the edit's position, `field` the offending field (or null). */
 export class EditListError extends Error {
@@ -77,11 +49,12 @@ export function validateEdit(edit, index, { blobCount, inputBlobCount = blobCoun
             `each edit must be an object like {"op": "move", "blob": 0, "dx": 0.1, "dy": 0}; got ${describe(edit)}`);
     }
     const op = edit.op;
-    if (!Object.hasOwn(OP_FIELDS, op)) {
+    const entry = opSpec(op);
+    if (!entry) {
         const what = op === undefined ? 'missing "op"' : `unknown op ${describe(op)}`;
         throw editError(index, null, "op", `${what}; allowed ops: ${EDIT_OPS.join(", ")}`);
     }
-    const spec = OP_FIELDS[op];
+    const spec = entry.fields;
     const allowed = ["op", ...Object.keys(spec)].join(", ");
     for (const key of Object.keys(edit)) {
         if (key !== "op" && !Object.hasOwn(spec, key)) {
@@ -89,7 +62,7 @@ export function validateEdit(edit, index, { blobCount, inputBlobCount = blobCoun
         }
     }
     const out = { op };
-    const defaults = OPTIONAL[op] ?? {};
+    const defaults = entry.defaults ?? {};
     for (const [field, kind] of Object.entries(spec)) {
         if (!Object.hasOwn(edit, field)) {
             if (Object.hasOwn(defaults, field)) {
@@ -159,7 +132,7 @@ export function validateEdits(edits, { blobCount, sourceBlobCount } = {}) {
     let count = blobCount;
     return edits.map((edit, i) => {
         const checked = validateEdit(edit, i, { blobCount: count, inputBlobCount: blobCount, sourceBlobCount });
-        if (checked.op === "duplicate" && count !== undefined) count += 1;
+        if (OPS[checked.op].addsBlob && count !== undefined) count += 1;
         return checked;
     });
 }
@@ -183,64 +156,7 @@ export function applyEdits(scene, edits, { sourceBlobCount } = {}) {
     const inputBlobCount = scene.blobs.length;
     edits.forEach((raw, i) => {
         const e = validateEdit(raw, i, { blobCount: out.blobs.length, inputBlobCount, sourceBlobCount });
-        applyOne(out, e);
+        OPS[e.op].apply(out.blobs[e.blob], e, out);
     });
     return out;
-}
-
-function applyOne(scene, e) {
-    const blob = scene.blobs[e.blob];
-    switch (e.op) {
-        case "move":
-            blob.x += e.dx;
-            blob.y += e.dy;
-            return;
-        case "resize":
-            // A hidden blob stays hidden (revive it with set_size), as in blobgan_core/edits.py.
-            if (blob.size > 0) blob.size *= e.scale * e.scale;
-            return;
-        case "set_size":
-            blob.size = e.size;
-            return;
-        case "reshape":
-            blob.cov = reshapeCov(blob.cov, e.aspect);
-            return;
-        case "rotate":
-            blob.cov = rotateCov(blob.cov, e.degrees);
-            return;
-        case "remove":
-            blob.size = REMOVED_SIZE;
-            return;
-        case "duplicate": {
-            const id = scene.blobs.length;
-            const copy = cloneBlob(blob);
-            copy.id = id;
-            copy.x += e.dx;
-            copy.y += e.dy;
-            if (scene.palette) copy.color = scene.palette[id % scene.palette.length];
-            scene.blobs.push(copy);
-            scene.order.push(id);
-            return;
-        }
-        case "restyle":
-            return;
-        case "forward":
-        case "backward": {
-            // Swap with the neighbour in front (forward) or behind (backward); no-op at the end.
-            const at = scene.order.indexOf(e.blob);
-            const to = e.op === "forward" ? at + 1 : at - 1;
-            if (to < 0 || to >= scene.order.length) return;
-            [scene.order[at], scene.order[to]] = [scene.order[to], scene.order[at]];
-            return;
-        }
-        case "to_front":
-        case "to_back": {
-            scene.order.splice(scene.order.indexOf(e.blob), 1);
-            if (e.op === "to_front") scene.order.push(e.blob);
-            else scene.order.unshift(e.blob);
-            return;
-        }
-        default:
-            throw new Error(`internal: no geometry for op ${e.op}`);
-    }
 }

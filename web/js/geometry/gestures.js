@@ -7,6 +7,7 @@
 
 import { normToCanvas } from "./coords.js";
 import { covAxes } from "./covariance.js";
+import { opSpec } from "./edit_ops.js";
 import { blobEllipsePx } from "./ellipses.js";
 import { HANDLES } from "./hit_test.js";
 import { isVisible } from "./scene.js";
@@ -105,30 +106,16 @@ function wrapDegrees(d) {
 }
 
 /**
- * Merge `next` into `prev` when applying the merged edit equals applying both in turn:
- * move+move (dx, dy add), resize+resize (scales multiply), rotate+rotate (degrees add),
- * reshape+reshape (aspects multiply; exact while the major axis stays major, which
- * handleDragEdit guarantees), set_size+set_size (the later wins); same op and same blob only.
+ * Merge `next` into `prev` when applying the merged edit equals applying both in turn, as the op's
+ * `merge` in edit_ops.js says (moves add, scales and aspects multiply, rotations add, the later
+ * set_size wins); same op and same blob only.
  * @param {Edit} prev
  * @param {Edit} next
  * @returns {Edit | null} the merged edit, or null when they do not merge
  */
 export function mergeEdits(prev, next) {
     if (!prev || !next || prev.op !== next.op || prev.blob !== next.blob) return null;
-    switch (next.op) {
-        case "move":
-            return { op: "move", blob: next.blob, dx: prev.dx + next.dx, dy: prev.dy + next.dy };
-        case "resize":
-            return { op: "resize", blob: next.blob, scale: prev.scale * next.scale };
-        case "rotate":
-            return { op: "rotate", blob: next.blob, degrees: prev.degrees + next.degrees };
-        case "reshape":
-            return { op: "reshape", blob: next.blob, aspect: prev.aspect * next.aspect };
-        case "set_size":
-            return { op: "set_size", blob: next.blob, size: next.size };
-        default:
-            return null;
-    }
+    return opSpec(next.op)?.merge?.(prev, next) ?? null;
 }
 
 /**
@@ -169,19 +156,5 @@ export function pushOrMergeMany(edits, group) {
  * @returns {boolean}
  */
 export function isIdentityEdit(edit, tolerance = 1e-9) {
-    switch (edit.op) {
-        case "move":
-            return Math.abs(edit.dx) <= tolerance && Math.abs(edit.dy) <= tolerance;
-        case "resize":
-            return Math.abs(edit.scale - 1) <= tolerance;
-        case "reshape":
-            return Math.abs(edit.aspect - 1) <= tolerance;
-        case "rotate": {
-            // An ellipse has 180-degree symmetry.
-            const r = ((edit.degrees % 180) + 180) % 180;
-            return r <= tolerance || 180 - r <= tolerance;
-        }
-        default:
-            return false;
-    }
+    return opSpec(edit.op)?.isIdentity?.(edit, tolerance) ?? false;
 }

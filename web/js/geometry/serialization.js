@@ -1,7 +1,8 @@
 // Serialization and undo history: the edit list as the text the node's widget stores, and undo/redo
 // over snapshots of it.
 
-import { EditListError, OP_FIELDS, POS, validateEdits } from "./edit_list.js";
+import { OPS, POS } from "./edit_ops.js";
+import { EditListError, validateEdits } from "./edit_list.js";
 
 /** Decimals kept for every number written into the edits widget (keeps workflow files tidy). */
 export const EDIT_DECIMALS = 5;
@@ -31,8 +32,8 @@ export function serializeEdits(edits) {
     validateEdits(edits);
     if (edits.length === 0) return "[]";
     const lines = edits.map((edit) => {
-        const keys = ["op", ...Object.keys(OP_FIELDS[edit.op]).filter((k) => Object.hasOwn(edit, k))];
-        const spec = OP_FIELDS[edit.op];
+        const spec = OPS[edit.op].fields;
+        const keys = ["op", ...Object.keys(spec).filter((k) => Object.hasOwn(edit, k))];
         const parts = keys.map((k) => {
             const v = typeof edit[k] !== "number" ? edit[k]
                 : spec[k] === POS ? Number(edit[k].toPrecision(EDIT_DECIMALS + 1)) : roundTo(edit[k]);
