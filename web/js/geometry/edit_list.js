@@ -43,7 +43,7 @@ function idRange(count) {
  * @returns {Edit} the edit with defaults filled in (a new object)
  * @throws {EditListError}
  */
-export function validateEdit(edit, index, { blobCount, inputBlobCount = blobCount, sourceBlobCount } = {}) {
+function validateEdit(edit, index, { blobCount, inputBlobCount = blobCount, sourceBlobCount } = {}) {
     if (!isPlainObject(edit)) {
         throw editError(index, null, null,
             `each edit must be an object like {"op": "move", "blob": 0, "dx": 0.1, "dy": 0}; got ${describe(edit)}`);

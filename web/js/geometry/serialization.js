@@ -5,7 +5,7 @@ import { OPS, POS } from "./edit_ops.js";
 import { EditListError, validateEdits } from "./edit_list.js";
 
 /** Decimals kept for every number written into the edits widget (keeps workflow files tidy). */
-export const EDIT_DECIMALS = 5;
+const EDIT_DECIMALS = 5;
 
 /**
  * Round to a number of decimals, without producing -0.
