@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     try:
         return commands[argv[0]][1](argv[1:]) or 0
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, OSError) as e:  # what a user can fix: one line, no traceback
         print(f"error: {e}", file=sys.stderr)
         return 1
 

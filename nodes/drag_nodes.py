@@ -10,6 +10,7 @@ from blobgan_core.images import to_comfy_image
 
 from . import comfy
 from .errors import input_error
+from .inputs import checked_inputs
 from .preview import editor_ui, remember_scene
 from .scene_nodes import check_scene
 
@@ -18,6 +19,7 @@ MAX_STEPS = 1000
 POINTS_PLACEHOLDER = '[{"x": 40, "y": 60}]'
 
 
+@checked_inputs("Drag Points")
 class DragPoints:
     DESCRIPTION = ("Drags points of a scene, DragGAN-style: each handle point moves to its target point and "
                    "takes the image content under it along. First the blob under each handle is moved, "

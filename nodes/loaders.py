@@ -12,6 +12,7 @@ from blobgan_core.loading import DEFAULT_MODEL_PATH, load_model
 
 from . import comfy
 from .errors import input_error
+from .inputs import checked_inputs
 
 DEFAULT_CHOICE = "default (embedded)"
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -80,6 +81,7 @@ def load_blobgan(model_name: str, device: str = "auto", dtype: str = "auto") -> 
     return model
 
 
+@checked_inputs("Load BlobGAN", own=("model_name",))
 class LoadBlobGAN:
     DESCRIPTION = ("Loads a BlobGAN generator (layout network + decoder) from models/blobgan, or the small "
                    "embedded default model. Official .ckpt files and converted .safetensors both work; "

@@ -6,11 +6,13 @@ from blobgan_core.scene import MASK_KINDS, blob_masks
 
 from . import comfy
 from .errors import input_error
+from .inputs import checked_inputs
 from .scene_nodes import check_scene
 
 MAX_MASK_SIZE = 8192
 
 
+@checked_inputs("Blob Masks")
 class BlobMasks:
     DESCRIPTION = ("Masks of chosen blobs of a scene: where they show in the image (visible, soft), their own "
                    "opacity ignoring what covers them (opacity), or a hard 0/1 mask (threshold). Feed it to "

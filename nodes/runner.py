@@ -249,22 +249,33 @@ def execute_prompt(prompt: Prompt, classes: dict[str, type], log: Callable[[str]
 
 def run_prompt(prompt: Prompt, classes: dict[str, type], out_dir: str | Path,
                log: Callable[[str], None] = lambda s: None) -> list[Path]:
-    """Run an API-format prompt; returns the PNG files written to ``out_dir``."""
-    out_dir = Path(out_dir)
-    files: list[Path] = []
+    """Run an API-format prompt; returns the PNG files written to ``out_dir``. Images are written once the
+    whole prompt has run, so a run that fails leaves no partial output."""
+    out_dir = check_out_dir(out_dir)
+    pending: list[tuple[object, str]] = []  # (IMAGE or MASK, file stem)
 
     def save(node_id: str, inputs: dict) -> None:
         prefix = str(inputs.get("filename_prefix") or "preview")
-        files.extend(save_comfy_images(inputs["images"], out_dir, f"{_safe(prefix)}_{node_id}"))
+        pending.append((inputs["images"], f"{_safe(prefix)}_{node_id}"))
 
     outputs = execute_prompt(prompt, classes, log, save)
     if not any(node["class_type"] in SAVE_NODES for node in prompt.values()):
         for node_id in execution_order(prompt):
             if prompt[node_id]["class_type"] == RENDER_ID:
                 image, blob_map = outputs[node_id][:2]
-                files += save_comfy_images(image, out_dir, f"render_{node_id}")
-                files += save_comfy_images(blob_map, out_dir, f"render_{node_id}_blob_map")
-    return files
+                pending += [(image, f"render_{node_id}"), (blob_map, f"render_{node_id}_blob_map")]
+    return [f for images, stem in pending for f in save_comfy_images(images, out_dir, stem)]
+
+
+def check_out_dir(out_dir: str | Path) -> Path:
+    """``out_dir`` as a Path, refused before anything runs when it cannot hold files."""
+    out_dir = Path(out_dir)
+    for parent in (out_dir, *out_dir.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"--out: {parent} is a file, not a folder")
+            break
+    return out_dir
 
 
 def _safe(prefix: str) -> str:
@@ -279,9 +290,13 @@ def run_workflow(workflow: dict | str | Path, out_dir: str | Path, *, model: str
     a device every Load BlobGAN node uses ("auto", "cpu", "cuda", "mps")."""
     if isinstance(workflow, (str, Path)):
         path = Path(workflow)
+        if not path.is_file():
+            raise ValueError(f"{path}: {'a folder' if path.is_dir() else 'no such file'}; give a workflow .json file")
         try:
-            workflow = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
+            workflow = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} is not a text file; give a workflow .json file") from None
+        except (json.JSONDecodeError, RecursionError) as e:
             raise ValueError(f"{path} is not valid JSON ({e})") from None
     classes = node_classes()
     prompt = as_prompt(workflow, classes)
@@ -324,6 +339,6 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry: one line on stderr and exit status 1 for a workflow or model it cannot run."""
     try:
         return run_cli(sys.argv[1:] if argv is None else argv)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, OSError) as e:  # what a user can fix: one line, no traceback
         print(f"error: {e}", file=sys.stderr)
         return 1

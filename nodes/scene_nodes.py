@@ -14,6 +14,7 @@ from blobgan_core.scene import Scene
 
 from . import comfy
 from .errors import input_error
+from .inputs import checked_inputs
 from .preview import editor_ui, remember_scene
 
 MAX_SEED = 0xFFFFFFFFFFFFFFFF
@@ -28,6 +29,7 @@ def check_scene(node: str, name: str, scene) -> Scene:
     return scene
 
 
+@checked_inputs("Sample Blobs")
 class SampleBlobs:
     DESCRIPTION = ("Samples blob layouts from a BlobGAN: each scene is a set of blobs (position, size, "
                    "shape, structure and style) that the decoder turns into an image. The seed picks the "
@@ -62,17 +64,12 @@ class SampleBlobs:
         if not isinstance(model, torch.nn.Module) or not hasattr(model, "sample_layout"):
             raise input_error("Sample Blobs", "model", f"expected a BLOBGAN_MODEL from Load BlobGAN, got "
                               f"{type(model).__name__}")
-        if not 0 <= int(seed) <= MAX_SEED:
-            raise input_error("Sample Blobs", "seed", f"must be in 0..{MAX_SEED}, got {seed}")
-        if not 0.0 <= float(truncation) <= 1.0:
-            raise input_error("Sample Blobs", "truncation", f"must be in [0, 1], got {truncation}")
-        if not 1 <= int(batch_size) <= MAX_BATCH:
-            raise input_error("Sample Blobs", "batch_size", f"must be in 1..{MAX_BATCH}, got {batch_size}")
         comfy.prepare(model)
-        layout = model.sample_layout(seed=int(seed), batch=int(batch_size), truncation=float(truncation))
-        return (Scene(model, layout, noise_seed=int(seed)),)
+        layout = model.sample_layout(seed=seed, batch=batch_size, truncation=truncation)
+        return (Scene(model, layout, noise_seed=seed),)
 
 
+@checked_inputs("Edit Blob")
 class EditBlob:
     DESCRIPTION = ("Edits blobs of a scene with an edit list: move, resize, reshape (aspect), rotate, remove, "
                    "duplicate, restyle (from the optional source scene) and depth order (forward, backward, "
@@ -127,6 +124,7 @@ class EditBlob:
         return {"ui": editor_ui(unique_id, scene, source=source_scene), "result": (edited,)}
 
 
+@checked_inputs("Render Scene")
 class RenderScene:
     DESCRIPTION = ("Decodes a scene into images with the scene's own noise seed, so the same scene always "
                    "renders the same, and draws its blob map (blob colours, with id labels if asked). "

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
-from pack_fixtures import TINY_NAME, one_thread, pack, write_tiny_checkpoint
+from pack_fixtures import ROOT, TINY_NAME, one_thread, pack, write_tiny_checkpoint
 
 from blobgan_core.edits import apply_edits
-from blobgan_core.loading import DEFAULT_MODEL_PATH
 from blobgan_core.scene import Scene, blob_masks
 from blobgan_core.visualize import blob_colors
 
@@ -147,10 +150,27 @@ def test_loader_bad_dtype(nodes):
         nodes["BlobGANLoader"].load(TINY_NAME, "cpu", "float64")
 
 
-@pytest.mark.skipif(DEFAULT_MODEL_PATH.is_file(), reason="the embedded default model exists")
-def test_loader_missing_default_says_so(nodes):
-    with pytest.raises(ValueError, match=r"Load BlobGAN \(model_name\).*embedded default model is missing"):
-        nodes["BlobGANLoader"].load("default (embedded)", "cpu", "auto")
+def test_loader_missing_default_says_so(tmp_path):
+    """A pack installed without blobgan_core/default_model/: a copy of the pack without it, run as a user
+    runs it (the headless runner in a fresh interpreter), and the library's load_model() in it."""
+    pack_copy = tmp_path / "comfyui-blobgan"
+    ignore = shutil.ignore_patterns("__pycache__", "default_model")
+    for name in ("blobgan_core", "nodes"):
+        shutil.copytree(ROOT / name, pack_copy / name, ignore=ignore)
+    for name in ("__init__.py", "__main__.py"):
+        shutil.copy(ROOT / name, pack_copy / name)
+    done = subprocess.run([sys.executable, str(pack_copy), str(ROOT / "example_workflows" / "blobgan_generate.json"),
+                           "--out", str(tmp_path / "out")], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert "Traceback" not in done.stderr
+    assert re.search(r"^error: node #\d+ \(BlobGANLoader\): Load BlobGAN \(model_name\): the embedded default "
+                     r"model is missing \(.*default_model.*\); reinstall the pack, or give a checkpoint with --model",
+                     lines[-1]), done.stderr
+    assert not (tmp_path / "out").exists()  # nothing half-written
+    api = subprocess.run([sys.executable, "-c", "import blobgan_core; blobgan_core.load_model()"], cwd=pack_copy,
+                         capture_output=True, text=True, timeout=300)
+    assert api.returncode == 1 and "FileNotFoundError: the embedded default model is missing" in api.stderr
 
 
 def test_loader_corrupt_file_names_the_input(nodes, models_dir, monkeypatch, tmp_path):
@@ -178,9 +198,11 @@ def test_sample_accepts_the_largest_seed(nodes, model):
 
 
 @pytest.mark.parametrize("field,args,message", [
-    ("seed", (-1, 0.4, 1), "must be in 0.."),
-    ("truncation", (0, 1.5, 1), r"must be in \[0, 1\]"),
-    ("batch_size", (0, 0.4, 0), "must be in 1..64"),
+    ("seed", (-1, 0.4, 1), "must be an integer in 0.."),
+    ("seed", (1.5, 0.4, 1), "must be an integer in 0..18446744073709551615, got 1.5"),
+    ("truncation", (0, 1.5, 1), r"must be a finite number in 0.0..1.0"),
+    ("truncation", (0, float("nan"), 1), r"must be a finite number in 0.0..1.0, got nan"),
+    ("batch_size", (0, 0.4, 0), "must be an integer in 1..64"),
 ])
 def test_sample_bad_inputs_are_named(nodes, model, field, args, message):
     with pytest.raises(ValueError, match=rf"Sample Blobs \({field}\): {message}"):
@@ -364,3 +386,27 @@ def test_comfy_fallbacks_outside_comfyui(models_dir, monkeypatch):
     comfy.check_interrupted()
     comfy.register_model_folder()  # no folder_paths: nothing to do
     assert comfy.torch_device().type in ("cpu", "cuda", "mps")
+
+
+# -- declared bounds hold wherever the node runs (not only behind ComfyUI's own checks) -----------------
+
+@pytest.mark.parametrize("node_id, call, fragment", [
+    ("BlobGANBlobMasks", lambda n, s: n.masks(s, "all", "threshold", 2.0, 0), r"Blob Masks \(threshold\): must be a "
+                                                                               r"finite number in 0.0..1.0, got 2.0"),
+    ("BlobGANBlobMasks", lambda n, s: n.masks(s, "all", "threshold", float("nan"), 0), r"\(threshold\).*got nan"),
+    ("BlobGANBlobMasks", lambda n, s: n.masks(s, "all", "outline", 0.5, 0), r"\(kind\): must be one of"),
+    ("BlobGANBlobMasks", lambda n, s: n.masks(s, "all", "visible", 0.5, -8), r"\(size\): must be an integer in 0.."),
+    ("BlobGANDragPoints", lambda n, s: n.drag(s, "[[1, 1]]", "[[2, 2]]", r1=1000.0),
+     r"Drag Points \(r1\): must be a finite number in 0.0..64.0, got 1000.0"),
+    ("BlobGANDragPoints", lambda n, s: n.drag(s, "[[1, 1]]", "[[2, 2]]", steps=True), r"\(steps\): must be an integer"),
+    ("BlobGANRenderScene", lambda n, s: n.render(s, "yes"), r"Render Scene \(labels\): must be true or false"),
+    ("BlobGANEditBlob", lambda n, s: n.edit(s, 5), r"Edit Blob \(edits\): must be text"),
+])
+def test_declared_bounds_are_enforced_by_the_node(nodes, scene, node_id, call, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        call(nodes[node_id], scene)
+
+
+def test_an_integral_float_is_an_integer_and_the_node_runs(nodes, model):
+    scene = nodes["BlobGANSampleBlobs"].sample(model, 3.0, 0.4, 1.0)[0]  # JSON numbers from an API prompt
+    assert scene.noise_seed == 3 and isinstance(scene.noise_seed, int) and scene.layout.batch == 1

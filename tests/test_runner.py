@@ -209,3 +209,56 @@ def test_the_workflow_is_not_modified(tiny, tmp_path):
     before = copy.deepcopy(wf)
     run_workflow(wf, tmp_path, model=tiny)
     assert wf == before
+
+
+# -- the command line: bad input is one line naming it, and nothing is left half-written ---------------
+
+def _cli(tmp_path, *args):
+    done = subprocess.run([sys.executable, str(ROOT), *map(str, args)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    return done.returncode, done.stderr.strip().splitlines()
+
+
+@pytest.mark.parametrize("make, fragment", [
+    (lambda d: d, "a folder; give a workflow .json file"),
+    (lambda d: d / "missing.json", "no such file"),
+    (lambda d: (d / "bin.json").write_bytes(bytes(range(256)) * 4) and d / "bin.json", "is not a text file"),
+    (lambda d: (d / "deep.json").write_text("[" * 100_000) and d / "deep.json", "is not valid JSON"),
+])
+def test_bad_workflow_files_are_one_line(tmp_path, make, fragment):
+    code, lines = _cli(tmp_path, make(tmp_path), "--out", tmp_path / "out")
+    assert code == 1 and len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], lines
+
+
+def test_an_out_that_is_a_file_is_refused_before_running(tmp_path, tiny):
+    out = tmp_path / "taken.png"
+    out.write_bytes(b"the user's file")
+    code, lines = _cli(tmp_path, EXAMPLES / "blobgan_generate.json", "--out", out, "--model", tiny)
+    assert code == 1 and lines == [f"error: --out: {out} is a file, not a folder"]
+    assert out.read_bytes() == b"the user's file"
+
+
+def test_a_run_that_fails_late_writes_nothing_and_leaves_the_workflow_as_it_was(tmp_path, tiny):
+    """The edit example with a bad edit list in its last Edit Blob: its Save Image nodes before it would
+    have written files; none may be left, and the workflow file is not touched."""
+    workflow = example("blobgan_edit.json")
+    edit_node = next(n for n in workflow["nodes"] if n["type"] == "BlobGANEditBlob")
+    edit_node["widgets_values"][0] = json.dumps([{"op": "reshape", "blob": 1, "aspect": 1e6}])
+    path = tmp_path / "wf.json"
+    path.write_text(json.dumps(workflow))
+    before = path.read_bytes()
+    code, lines = _cli(tmp_path, path, "--out", tmp_path / "out", "--model", tiny)
+    assert code == 1 and "would stretch its blob" in lines[-1] and "Traceback" not in "\n".join(lines)
+    assert not (tmp_path / "out").exists()
+    assert path.read_bytes() == before
+
+
+def test_an_unsafe_checkpoint_is_one_line_naming_the_file(tmp_path):
+    from checkpoint_factory import write_malicious_ckpt
+
+    marker = tmp_path / "pwned"
+    evil = write_malicious_ckpt(tmp_path / "evil.ckpt", "os_system", marker)
+    code, lines = _cli(tmp_path, EXAMPLES / "blobgan_generate.json", "--out", tmp_path / "out", "--model", evil)
+    assert code == 1 and len([x for x in lines if x.startswith("error: ")]) == 1, lines
+    assert str(evil) in lines[-1] and "Traceback" not in "\n".join(lines)
+    assert not marker.exists() and not (tmp_path / "out").exists()
