@@ -143,7 +143,13 @@ class BlobGAN(nn.Module):
         """
         self._check_layout(layout)
         layout = layout.to(self.device, self.dtype)
-        return self.generator(layout, noise=self.resolve_noise(noise))
+        image = self.generator(layout, noise=self.resolve_noise(noise))
+        # an image a user sees is never silently NaN; renders inside an optimization (with gradients) are
+        # the optimizer's business, and checking each would cost a device sync per step
+        if not image.requires_grad and not bool(torch.isfinite(image).all()):
+            raise ValueError(f"the render has NaN or infinite pixels although the layout is finite; the "
+                             f"weights or the dtype ({self.dtype}) cannot render it: try float32")
+        return image
 
     def forward(self, layout: Layout, noise: NoiseSpec = None) -> torch.Tensor:
         return self.render(layout, noise=noise)
@@ -179,3 +185,6 @@ class BlobGAN(nn.Module):
             raise ValueError(
                 f"layout does not fit this model: its feature sizes are d_in={layout.features.shape[-1]}, "
                 f"d_style={layout.spatial_style.shape[-1]}; the model needs d_in={c.d_in}, d_style={c.d_style}")
+        bad = [name for name, t in layout.tensors().items() if not bool(torch.isfinite(t).all())]
+        if bad:
+            raise ValueError(f"layout has NaN or infinite values in {bad}; it cannot be rendered")

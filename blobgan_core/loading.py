@@ -61,6 +61,14 @@ def measured_drag_layer(config: BlobGANConfig, info: dict) -> str | None:
     return name if name in layer_names(config) else None
 
 
+def check_finite(path: str | Path, state_dict: dict[str, torch.Tensor]) -> None:
+    """Refuse a file whose weights hold NaN or infinities, naming the first such tensor (they would load
+    and then render black or fail far from the cause)."""
+    for name, t in state_dict.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{path}: tensor {name!r} holds NaN or infinite values; the file is damaged")
+
+
 def load_model(
     path: str | Path | None = None,
     *,
@@ -87,12 +95,15 @@ def load_model(
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     config, state_dict, found_mean, info = read_checkpoint(path)
+    check_finite(path, state_dict)
     model = model_from_state_dict(config, state_dict)
     model.drag_layer = measured_drag_layer(config, info)
     if isinstance(mean_latent, (str, Path)):
         mean_latent = read_mean_latent_file(mean_latent)
     if mean_latent is None:
         mean_latent = found_mean
+    if mean_latent is not None:
+        check_finite(path, {"mean latent": mean_latent})
     model = model.to(device=resolve_device(device),
                      dtype=resolve_dtype(dtype))
     model.set_mean_latent(mean_latent if mean_latent is not None else model.compute_mean_latent())

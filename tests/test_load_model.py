@@ -1,5 +1,7 @@
 """load_model end to end: official-format and native checkpoints written to real files."""
 
+import re
+
 import pytest
 import torch
 from checkpoint_factory import official_state_dict_from_ours, write_official_ckpt
@@ -87,3 +89,15 @@ def test_weights_that_do_not_fit_the_config_are_named(tmp_path, reference):
     sd["generator.conv1.activate.bias"] = torch.zeros(3)
     with pytest.raises(ValueError, match="generator.conv1.activate.bias"):
         model_from_state_dict(TINY, sd)
+
+
+def test_weights_that_are_not_finite_are_refused_naming_file_and_tensor(tmp_path):
+    model = random_model(TINY)
+    state = model.state_dict()
+    name = next(k for k, v in state.items() if v.is_floating_point() and v.numel() > 1)
+    state[name] = state[name].clone()
+    state[name].view(-1)[1] = float("nan")
+    path = tmp_path / "nan.safetensors"
+    save_native(path, TINY, state, model.compute_mean_latent(n=16), {})
+    with pytest.raises(ValueError, match=rf"nan.safetensors: tensor '{re.escape(name)}' holds NaN or infinite"):
+        bg.load_model(path, device="cpu")
