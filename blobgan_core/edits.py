@@ -151,6 +151,7 @@ class Op:
 
 
 REQUIRED = object()
+_FLOAT32_MAX = torch.finfo(torch.float32).max
 _NUMBER, _POSITIVE = ("number", REQUIRED), ("positive", REQUIRED)
 
 
@@ -255,11 +256,13 @@ def _parse_edit(i: int, e) -> Edit:
 
 def _check_field(where: str, name: str, kind: str, v):
     if kind in ("number", "positive"):
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        # finite in float32, which the layout is held in (1e308 is a finite Python float, but not there)
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) <= _FLOAT32_MAX
         if kind == "positive":
             ok = ok and v > 0
         if not ok:
             allowed = "a finite number" if kind == "number" else "a finite number > 0"
+            allowed += f" of at most {_FLOAT32_MAX:.3g} in size"
             raise EditError(f"{where}: {name!r} must be {allowed}, got {_show(v)}")
         return float(v)
     if kind == "bool":

@@ -36,6 +36,8 @@ def resolve_device(device: str) -> torch.device:
 
 def resolve_model_path(model_name: str) -> Path | None:
     """None for the embedded default, else the file's full path; an unknown name lists the choices."""
+    if not isinstance(model_name, str):
+        raise input_error("Load BlobGAN", "model_name", f"must be a model file name, got {model_name!r}")
     if model_name == DEFAULT_CHOICE:
         return None
     path = comfy.model_path(model_name)

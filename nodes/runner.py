@@ -17,6 +17,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
+
 from blobgan_core.images import save_comfy_images
 
 from . import comfy
@@ -237,6 +239,10 @@ def execute_prompt(prompt: Prompt, classes: dict[str, type], log: Callable[[str]
         if kind in SAVE_NODES:
             if "images" not in inputs:
                 raise ValueError(f"node #{node_id} ({kind}): its 'images' input is not connected")
+            images = inputs["images"]
+            if not isinstance(images, torch.Tensor) or images.dim() not in (3, 4):
+                raise ValueError(f"node #{node_id} ({kind}): its 'images' input must be an IMAGE, got "
+                                 f"{type(images).__name__}")
             save(node_id, inputs)
             outputs[node_id] = ()
             continue
