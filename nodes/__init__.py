@@ -5,6 +5,7 @@ Internal imports are relative, because ComfyUI imports the pack under a module n
 ``runner.py`` hosts these nodes without ComfyUI (``python path/to/pack WORKFLOW.json``).
 """
 
+from .animate_nodes import AnimateScenes
 from .drag_nodes import DragPoints
 from .loaders import LoadBlobGAN
 from .mask_nodes import BlobMasks
@@ -19,10 +20,11 @@ NODE_CONFIG = {
     "BlobGANRenderScene": {"class": RenderScene, "name": "Render Scene"},
     "BlobGANBlobMasks": {"class": BlobMasks, "name": "Blob Masks"},
     "BlobGANDragPoints": {"class": DragPoints, "name": "Drag Points"},
+    "BlobGANAnimateScenes": {"class": AnimateScenes, "name": "Animate Scenes"},
 }
 
 NODE_CLASS_MAPPINGS = {node_id: entry["class"] for node_id, entry in NODE_CONFIG.items()}
 NODE_DISPLAY_NAME_MAPPINGS = {node_id: entry["name"] for node_id, entry in NODE_CONFIG.items()}
 
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_CONFIG", "NODE_DISPLAY_NAME_MAPPINGS", "BlobMasks", "DragPoints", "EditBlob",
-           "LoadBlobGAN", "RenderScene", "SampleBlobs"]
+__all__ = ["NODE_CLASS_MAPPINGS", "NODE_CONFIG", "NODE_DISPLAY_NAME_MAPPINGS", "AnimateScenes", "BlobMasks",
+           "DragPoints", "EditBlob", "LoadBlobGAN", "RenderScene", "SampleBlobs"]

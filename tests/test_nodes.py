@@ -98,6 +98,7 @@ def test_widget_order_is_the_released_one():
     assert widget_names(c["BlobGANEditBlob"]) == ["edits"]
     assert widget_names(c["BlobGANRenderScene"]) == ["labels"]
     assert widget_names(c["BlobGANBlobMasks"]) == ["blob_ids", "kind", "threshold", "size"]
+    assert widget_names(c["BlobGANAnimateScenes"]) == ["frames", "easing"]
 
 
 def test_seed_widget_options():
