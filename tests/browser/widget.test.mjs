@@ -50,13 +50,13 @@ describe("blob editor widget in Chromium", { skip }, () => {
 
     const edits = async () => JSON.parse(await page.evaluate(() => window.harness.widgets.edits.value));
     const blobPoint = (id, where = "center") =>
-        page.evaluate(([i, w]) => window.harness.blobs.blobClientPoint(i, w), [id, where]);
+        page.evaluate(([i, w]) => window.harness.blobs.tool.blobClientPoint(i, w), [id, where]);
     const resetBlobs = () => page.evaluate(() => {
         const h = window.harness;
-        h.blobs.setEditsText("[]");
+        h.blobs.tool.setEditsText("[]");
         h.widgets.edits.value = "[]";
-        h.blobs.select([]);
-        if (h.blobs.showHidden) h.blobs.toggleHidden();
+        h.blobs.tool.select([]);
+        if (h.blobs.tool.showHidden) h.blobs.tool.toggleHidden();
         h.leaked.length = 0;
     });
     async function drag(from, to, { steps = 12, shift = false } = {}) {
@@ -81,7 +81,7 @@ describe("blob editor widget in Chromium", { skip }, () => {
             const { blobs } = window.harness;
             const c = blobs.canvas;
             const b = c.getBoundingClientRect();
-            const p = blobs.blobClientPoint(2);
+            const p = blobs.tool.blobClientPoint(2);
             const x = Math.round(((p.x - b.left) * c.width) / b.width), y = Math.round(((p.y - b.top) * c.height) / b.height);
             blobs.drawNow();
             return { pixel: [...c.getContext("2d").getImageData(x, y, 1, 1).data], size: [c.width, c.height] };
@@ -112,7 +112,7 @@ describe("blob editor widget in Chromium", { skip }, () => {
         assert.ok(Math.hypot(now.x - from.x - 40, now.y - from.y + 20) < 1.5);
         // Throttled: fewer requests than pointer moves, the last one carries the final list, and its
         // image is what the canvas shows.
-        await page.waitForFunction(() => window.harness.blobs.previewKey === JSON.stringify(JSON.parse(window.harness.blobs.editsText)));
+        await page.waitForFunction(() => window.harness.blobs.previewKey === JSON.stringify(JSON.parse(window.harness.blobs.tool.editsText)));
         const sent = server.requests.slice(before);
         assert.ok(sent.length >= 1 && sent.length < 20, `${sent.length} preview requests for 20 moves`);
         assert.deepEqual(sent.at(-1).body.edits, list);
@@ -134,10 +134,10 @@ describe("blob editor widget in Chromium", { skip }, () => {
                 await page.waitForTimeout(110);
             }
             await page.mouse.up();
-            await page.waitForFunction(() => window.harness.blobs.previewKey === JSON.stringify(JSON.parse(window.harness.blobs.editsText)),
+            await page.waitForFunction(() => window.harness.blobs.previewKey === JSON.stringify(JSON.parse(window.harness.blobs.tool.editsText)),
                 null, { timeout: 5000 });
             const sent = server.requests.slice(before);
-            const stats = await page.evaluate(() => window.harness.blobs.previewStats);
+            const stats = await page.evaluate(() => window.harness.blobs.preview.stats);
             assert.ok(stats.aborted >= 1, `aborted ${stats.aborted} of ${sent.length}`);
             assert.ok(sent.some((r) => r.aborted), "the server saw no aborted request");
             assert.deepEqual(sent.at(-1).body.edits, await edits());
@@ -168,7 +168,7 @@ describe("blob editor widget in Chromium", { skip }, () => {
         await page.keyboard.down("Shift");
         await page.mouse.click(...Object.values(await blobPoint(4)));
         await page.keyboard.up("Shift");
-        assert.deepEqual(await page.evaluate(() => window.harness.blobs.selectedIds), [0, 4]);
+        assert.deepEqual(await page.evaluate(() => window.harness.blobs.tool.selectedIds), [0, 4]);
         const from = await blobPoint(4);
         await drag(from, { x: from.x - 25, y: from.y - 25 });
         const list = await edits();
@@ -183,7 +183,7 @@ describe("blob editor widget in Chromium", { skip }, () => {
         let list = await edits();
         assert.deepEqual(list.at(-1), { op: "duplicate", blob: 1, dx: 0.04, dy: 0.04 });
         // The copy (id 5, the next free id) is selected now.
-        assert.deepEqual(await page.evaluate(() => window.harness.blobs.selectedIds), [5]);
+        assert.deepEqual(await page.evaluate(() => window.harness.blobs.tool.selectedIds), [5]);
         await page.keyboard.press("[");
         await page.keyboard.press("PageUp");
         await page.keyboard.press("ArrowRight");
@@ -290,14 +290,15 @@ describe("blob editor widget in Chromium", { skip }, () => {
         const text = '[{"op": "move", "blob": 1, "dx": -0.2, "dy": 0.1}]';
         const pos = await page.evaluate((t) => {
             const { blobs } = window.harness;
-            blobs.setEditsText(t);
-            return { x: blobs.scene.blobs[1].x, y: blobs.scene.blobs[1].y, undo: blobs.history.canUndo };
+            blobs.tool.setEditsText(t);
+            const { scene, history } = blobs.tool;
+            return { x: scene.blobs[1].x, y: scene.blobs[1].y, undo: history.canUndo };
         }, text);
         assert.ok(Math.abs(pos.x - 0.5) < 1e-9 && Math.abs(pos.y - 0.4) < 1e-9);
         assert.equal(pos.undo, false, "a loaded list starts a fresh history");
         const bad = await page.evaluate(() => {
             const { blobs } = window.harness;
-            const ok = blobs.setEditsText('[{"op": "fly", "blob": 1}]');
+            const ok = blobs.tool.setEditsText('[{"op": "fly", "blob": 1}]');
             return { ok, message: blobs.message };
         });
         assert.equal(bad.ok, false);
@@ -320,14 +321,37 @@ describe("blob editor widget in Chromium", { skip }, () => {
                 nodeId: () => "9",
             });
             document.body.appendChild(fresh.element);
-            fresh.setEditsText('[{"op": "remove", "blob": 0}]');
+            fresh.tool.setEditsText('[{"op": "remove", "blob": 0}]');
             fresh.refresh();
             for (let i = 0; i < 100 && !fresh.previewImage; i++) await new Promise((r) => setTimeout(r, 20));
-            const out = { blobs: fresh.scene?.blobs.length, hidden0: fresh.scene?.blobs[0].size, image: !!fresh.previewImage };
+            const { scene } = fresh.tool;
+            const out = { blobs: scene?.blobs.length, hidden0: scene?.blobs[0].size, image: !!fresh.previewImage };
             fresh.destroy();
             return out;
         });
         assert.deepEqual(result, { blobs: 5, hidden0: -100, image: true });
+    });
+
+    test("points mode: a refresh fetches the input scene and its image with no edits", async () => {
+        const before = server.requests.length;
+        const result = await page.evaluate(async () => {
+            const { BlobEditorCanvas } = await import("/web/js/editor_canvas.js");
+            const fresh = new BlobEditorCanvas({
+                mode: "points",
+                fetchPreview: (body, signal) => fetch("/blobgan/preview", {
+                    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), signal,
+                }),
+                nodeId: () => "10",
+            });
+            document.body.appendChild(fresh.element);
+            fresh.refresh();
+            for (let i = 0; i < 100 && !fresh.baseImage; i++) await new Promise((r) => setTimeout(r, 20));
+            const out = { blobs: fresh.baseScene?.blobs.length, image: !!fresh.baseImage };
+            fresh.destroy();
+            return out;
+        });
+        assert.deepEqual(result, { blobs: 5, image: true });
+        assert.deepEqual(server.requests.slice(before).map((r) => r.body), [{ node_id: "10", edits: [], format: "jpeg" }]);
     });
 
     test("points mode: click a handle, drag its target, remove a pair", async () => {

@@ -27,7 +27,7 @@ try {
     });
     const at = (x, y) => editor(`c.imageClientPoint(${x}, ${y})`);
 
-    check("points widget restored into the canvas", await editor("c.handles.length === 1 && c.targets.length === 1"));
+    check("points widget restored into the canvas", await editor("c.tool.handles.length === 1 && c.tool.targets.length === 1"));
     check("points widgets hidden", await page.evaluate((id) => {
         const node = window.comfyAPI.app.app.graph.getNodeById(id);
         return ["handles", "targets"].every((n) => node.widgets.find((w) => w.name === n).hidden === true);

@@ -33,7 +33,7 @@ try {
     check("extension mounted the editor", await page.evaluate((id) => !!window.comfyAPI.app.app.graph.getNodeById(id)?.blobganEditor, nodeId));
     const editsAtLoad = await s.widgetValue(nodeId, "edits");
     check("edits widget restored into the canvas",
-        await editor(`JSON.stringify(c.edits) === JSON.stringify(JSON.parse(${JSON.stringify(editsAtLoad)}))`));
+        await editor(`JSON.stringify(c.tool.edits) === JSON.stringify(JSON.parse(${JSON.stringify(editsAtLoad)}))`));
     check("edits widget hidden", await page.evaluate((id) => window.comfyAPI.app.app.graph.getNodeById(id)
         .widgets.find((x) => x.name === "edits").hidden === true, nodeId));
 
@@ -59,14 +59,14 @@ try {
 
     // 2. Drag the front-most visible blob whose centre is well inside the image.
     const target = await editor(`(() => {
-        const order = [...c.scene.order].reverse();
-        const blobId = order.find((b) => { const x = c.scene.blobs[b];
-            return x.size > 0 && x.x > 0.2 && x.x < 0.7 && x.y > 0.2 && x.y < 0.7; }) ?? order.find((b) => c.scene.blobs[b].size > 0);
-        return { blobId, point: c.blobClientPoint(blobId) };
+        const order = [...c.tool.scene.order].reverse();
+        const blobId = order.find((b) => { const x = c.tool.scene.blobs[b];
+            return x.size > 0 && x.x > 0.2 && x.x < 0.7 && x.y > 0.2 && x.y < 0.7; }) ?? order.find((b) => c.tool.scene.blobs[b].size > 0);
+        return { blobId, point: c.tool.blobClientPoint(blobId) };
     })()`);
     const nodePosBefore = await page.evaluate((id) => [...window.comfyAPI.app.app.graph.getNodeById(id).pos], nodeId);
     const callsBefore = s.previewCalls.length;
-    await editor("(c.previewTimes.length = 0)");
+    await editor("(c.preview.times.length = 0)");
     const { point } = target;
     await page.mouse.move(point.x, point.y);
     await page.mouse.down();
@@ -76,11 +76,11 @@ try {
     }
     await s.shoot("2_mid_drag");
     await page.mouse.up();
-    await page.waitForFunction(`(() => { const c = ${canvasOf}; return c.previewKey === JSON.stringify(JSON.parse(c.editsText)); })()`,
+    await page.waitForFunction(`(() => { const c = ${canvasOf}; return c.previewKey === JSON.stringify(JSON.parse(c.tool.editsText)); })()`,
         null, { timeout: 30000 }).catch(() => {});
-    const afterDrag = await editor(`({ edits: c.editsText, stats: c.previewStats, roundTripMs: c.previewRoundTripMs,
-        times: [...c.previewTimes],
-        previewFresh: c.previewKey === JSON.stringify(JSON.parse(c.editsText)) })`);
+    const afterDrag = await editor(`({ edits: c.tool.editsText, stats: c.preview.stats, roundTripMs: c.preview.roundTripMs,
+        times: [...c.preview.times],
+        previewFresh: c.previewKey === JSON.stringify(JSON.parse(c.tool.editsText)) })`);
     afterDrag.pos = await page.evaluate((id) => [...window.comfyAPI.app.app.graph.getNodeById(id).pos], nodeId);
     const lastEdit = JSON.parse(afterDrag.edits).at(-1);
     check("drag added a move edit", lastEdit?.op === "move" && lastEdit.blob === target.blobId, JSON.stringify(lastEdit));
@@ -98,7 +98,7 @@ try {
     await page.keyboard.press("Delete");
     const afterDelete = await page.evaluate((id) => {
         const node = window.comfyAPI.app.app.graph.getNodeById(id);
-        return node ? JSON.parse(node.blobganEditor.canvas.editsText).at(-1) : null;
+        return node ? JSON.parse(node.blobganEditor.canvas.tool.editsText).at(-1) : null;
     }, nodeId);
     check("Delete removes the blob and keeps the node", afterDelete?.op === "remove" && afterDelete.blob === target.blobId,
         JSON.stringify(afterDelete));
@@ -124,7 +124,7 @@ try {
     await page.reload({ waitUntil: "networkidle" });
     await s.openApp();
     await s.loadWorkflow(saved.workflow, { keepModel: true });
-    check("reloaded workflow restores the widget", (await editor("c.editsText")) === afterDrag.edits);
+    check("reloaded workflow restores the widget", (await editor("c.tool.editsText")) === afterDrag.edits);
     const fromCache = await page.waitForFunction(`(() => { const c = ${canvasOf}; return c.baseScene && c.previewImage; })()`,
         null, { timeout: 20000 }).then(() => true, () => false);
     check("after a reload the scene comes from the server's cache", fromCache);
@@ -150,8 +150,8 @@ try {
         const typed = '[{"op": "remove", "blob": 0}]';
         await box.fill(typed);
         await page.waitForTimeout(300);
-        check("typing in the JSON widget updates the canvas", (await editor("c.editsText")) === '[\n  {"op": "remove", "blob": 0}\n]'
-            && (await s.widgetValue(nodeId, "edits")) === typed, await editor("c.editsText"));
+        check("typing in the JSON widget updates the canvas", (await editor("c.tool.editsText")) === '[\n  {"op": "remove", "blob": 0}\n]'
+            && (await s.widgetValue(nodeId, "edits")) === typed, await editor("c.tool.editsText"));
     }
 } catch (err) {
     await s.fail(err);

@@ -38,7 +38,7 @@ try {
     check("the inner Edit Blob node has its editor", converted.hasEditor, JSON.stringify(converted));
     const inner = (expr) => page.evaluate(`(() => { const e = window.__blobganInner.blobganEditor, c = e.canvas; return ${expr}; })()`);
     check("the workflow's edits survived the conversion",
-        await inner(`JSON.stringify(c.edits) === JSON.stringify(JSON.parse(${JSON.stringify(editsAtLoad)}))`));
+        await inner(`JSON.stringify(c.tool.edits) === JSON.stringify(JSON.parse(${JSON.stringify(editsAtLoad)}))`));
 
     // 2. Run.
     const callsBefore = s.previewCalls.length;
@@ -65,11 +65,11 @@ try {
         JSON.stringify(first.map((c) => [c.status, c.nodeId])));
     const afterFirst = s.previewCalls.length;
     // what the arrow keys do: nudge the selected blob
-    await inner("(c.select([c.scene.order.at(-1)]), c.nudgeSelected(3, 0), true)");
+    await inner("(c.tool.select([c.tool.scene.order.at(-1)]), c.tool.nudgeSelected(3, 0), true)");
     const second = await waitForPreview(afterFirst);
     check("a new edit's preview came back", second.length > 0 && second.every((c) => c.status === 200),
         JSON.stringify(second.map((c) => [c.status, c.nodeId])));
-    check("the canvas shows that preview", await inner("c.previewImage !== null && c.previewKey === JSON.stringify(JSON.parse(c.editsText))"));
+    check("the canvas shows that preview", await inner("c.previewImage !== null && c.previewKey === JSON.stringify(JSON.parse(c.tool.editsText))"));
     await page.evaluate(() => {
         const app = window.comfyAPI.app.app;
         app.canvas.openSubgraph?.(window.__blobganInner.graph);

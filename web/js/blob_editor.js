@@ -189,10 +189,10 @@ class NodeEditor {
         if (this.syncing) return;
         if (this.spec.mode === "blobs") {
             const w = findWidget(this.node, "edits");
-            if (w) this.canvas.setEditsText(String(w.value ?? ""));
+            if (w) this.canvas.tool.setEditsText(String(w.value ?? ""));
         } else {
             const h = findWidget(this.node, "handles"), t = findWidget(this.node, "targets");
-            if (h && t) this.canvas.setPointsText(String(h.value ?? ""), String(t.value ?? ""));
+            if (h && t) this.canvas.tool.setPointsText(String(h.value ?? ""), String(t.value ?? ""));
         }
     }
 
@@ -224,7 +224,7 @@ class NodeEditor {
                 if (!this.syncing) {
                     // Some renderers call back before they store the value: prefer the one passed in.
                     const text = typeof args[0] === "string" ? args[0] : String(widget.value ?? "");
-                    if (this.spec.mode === "blobs") this.canvas.setEditsText(text, { resetHistory: false });
+                    if (this.spec.mode === "blobs") this.canvas.tool.setEditsText(text, { resetHistory: false });
                     else this.loadFromWidgets();
                 }
                 return result;
@@ -260,9 +260,9 @@ class NodeEditor {
             return;
         }
         if (image?.filename) this.canvas.setBaseImage(viewUrl(image)).catch(() => {});
-        this.canvas.previewAvailable = true;
+        this.canvas.preview.available = true;
         // The run refreshed the server's scene cache: show the edited image right away.
-        if (this.spec.mode === "blobs" && this.canvas.edits.length) this.canvas.refresh();
+        if (this.canvas.tool.hasEdits) this.canvas.refresh();
     }
 
     destroy() {

@@ -75,8 +75,8 @@ const scene = await (await fetch("./scene.json")).json();
 await Promise.all([blobs.setBaseImage(baseImage), points.setBaseImage(baseImage)]);
 blobs.setScene(scene);
 points.setScene(scene);
-blobs.setEditsText(widgets.edits.value);
-points.setPointsText(widgets.handles.value, widgets.targets.value);
+blobs.tool.setEditsText(widgets.edits.value);
+points.tool.setPointsText(widgets.handles.value, widgets.targets.value);
 missing.refresh();
 
 window.harness = { blobs, points, missing, widgets, changes, leaked, confirmAnswers, scene, ready: true };
