@@ -1,6 +1,6 @@
 """Make the example workflows' thumbnails from real renders of the workflows themselves.
 
-    python tests/make_example_thumbnails.py [--model FILE]     # default: the embedded model
+    python tests/make_example_thumbnails.py [--model FILE] [NAME.json ...]   # default: the embedded model, all
 
 ComfyUI's Templates browser shows ``example_workflows/<name>.jpg`` beside ``<name>.json`` (both the pinned
 1.27 frontend and 1.58 ask for ``.jpg``). Each workflow runs headlessly (nodes that need a diffusion
@@ -27,12 +27,16 @@ from nodes.runner import as_prompt, execute_prompt, node_classes  # noqa: E402
 
 EXAMPLES = ROOT / "example_workflows"
 PANEL = 320  # side of each image in the card, px
-# workflow -> panels: (node title or class, output index); ("overlay", image node, mask node) tints a mask
+# workflow -> panels: (node title or class, output index[, batch item]); ("overlay", image node, mask node)
+# tints a mask
 PANELS = {
     "blobgan_generate.json": [("BlobGANRenderScene", 0), ("BlobGANRenderScene", 1)],
     "blobgan_edit.json": [("Render Scene (before)", 0), ("Render Scene (after)", 0)],
     "blobgan_drag_points.json": [("Render Scene (before)", 0), ("BlobGANDragPoints", 1)],
     "blobgan_masks_inpaint.json": [("BlobGANRenderScene", 0), ("overlay", "BlobGANRenderScene", "BlobGANBlobMasks")],
+    # the first, middle and last frames
+    "blobgan_animate.json": [("BlobGANAnimateScenes", 0, 0), ("BlobGANAnimateScenes", 0, 12),
+                             ("BlobGANAnimateScenes", 0, -1)],
 }
 
 
@@ -50,10 +54,10 @@ def runnable_part(workflow: dict, classes: dict) -> dict:
     return {**workflow, "nodes": nodes, "links": links}
 
 
-def find(prompt: dict, outputs: dict, name: str, index: int) -> torch.Tensor:
+def find(prompt: dict, outputs: dict, name: str, index: int, item: int = 0) -> torch.Tensor:
     for node_id, node in prompt.items():
         if name in (node["class_type"], node.get("_meta", {}).get("title")):
-            return outputs[node_id][index][0]  # first scene of the batch
+            return outputs[node_id][index][item]  # by default the first scene of the batch
     raise KeyError(f"no node {name!r} in the workflow")
 
 
@@ -95,10 +99,14 @@ def thumbnail(name: str, model: str | None, classes: dict) -> Path:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default=None, help="checkpoint to render with (default: the embedded model)")
+    p.add_argument("names", nargs="*", metavar="NAME.json", help="workflows to make thumbnails of (default: all)")
     a = p.parse_args(argv)
+    unknown = sorted(set(a.names) - set(PANELS))
+    if unknown:
+        p.error(f"no thumbnail recipe for {unknown}; known: {list(PANELS)}")
     classes = node_classes()
     with extra_model_folder(Path(a.model).resolve().parent if a.model is not None else None):
-        for name in PANELS:
+        for name in a.names or PANELS:
             print(thumbnail(name, a.model, classes))
     return 0
 

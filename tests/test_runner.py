@@ -16,7 +16,7 @@ from blobgan_core.loading import DEFAULT_MODEL_PATH
 from nodes.runner import as_prompt, execution_order, run_prompt, run_workflow, ui_to_prompt
 
 # the examples that need no diffusion checkpoint
-OUR_MODEL_ONLY = ["blobgan_generate.json", "blobgan_edit.json", "blobgan_drag_points.json"]
+OUR_MODEL_ONLY = ["blobgan_generate.json", "blobgan_edit.json", "blobgan_drag_points.json", "blobgan_animate.json"]
 NEEDS_SD = ["blobgan_masks_inpaint.json"]
 
 
