@@ -7,8 +7,8 @@ pickles here, stand-in classes with the same module paths and the same pickled l
 2.1.2 (NEWOBJ + BUILD of ``__dict__`` minus ``_flags_cache``; observed with the real package) are
 registered in ``sys.modules`` only while ``torch.save`` runs.
 
-Also: random state dicts from ``expected_shapes``, the official key layout from ours, and malicious
-checkpoints that would run code if a normal unpickler read them.
+Also: random state dicts from ``expected_shapes`` (the model's own shapes), the official key layout
+from ours, and malicious checkpoints that would run code if a normal unpickler read them.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ def random_state_dict(config: BlobGANConfig, seed: int = 0, dtype=torch.float32)
 
 
 def official_noise_shapes(config: BlobGANConfig) -> list[tuple[int, int, int, int]]:
-    """The shapes of the official ``noises.noise_i`` buffers: sized as if synthesis started at 4x4
-    (doc §4.3), i.e. wrong for size_in = 16."""
+    """The shapes of the official ``noises.noise_i`` buffers: the official generator sizes them as if
+    synthesis started at 4x4, i.e. wrong for size_in = 16."""
     n_layers = 1 + 2 * config.n_up
     return [(1, 1, 2 ** ((i + 5) // 2), 2 ** ((i + 5) // 2)) for i in range(n_layers)]
 
@@ -436,14 +436,23 @@ class StorageRef:
         self.key, self.numel, self.kind = key, numel, kind
 
 
+class PersistentRef:
+    """Pickles as the persistent id ``pid``, whatever it is (torch writes only storage references)."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+
 def pickle_bytes(obj, protocol: int = 2) -> bytes:
-    """Pickle ``obj``; ``StorageRef`` objects become torch storage references, ``call(fn, *args)``
-    objects become REDUCE of ``fn``."""
+    """Pickle ``obj``; ``StorageRef`` objects become torch storage references, ``PersistentRef`` objects
+    persistent ids, ``call(fn, *args)`` objects REDUCE of ``fn``."""
 
     class _Pickler(pickle.Pickler):
         def persistent_id(self, o):
             if isinstance(o, StorageRef):
                 return ("storage", getattr(torch, o.kind), o.key, "cpu", o.numel)
+            if isinstance(o, PersistentRef):
+                return o.pid
             return None
 
     buf = io.BytesIO()

@@ -61,17 +61,10 @@ def test_loads_strictly_into_the_blobgan_module(tmp_path):
     assert torch.equal(model.state_dict()["generator.conv1.conv.weight"], ours["generator.conv1.conv.weight"])
 
 
-def test_expected_shapes_match_the_blobgan_module():
-    from blobgan_core.generator import BlobGAN
-
-    for config in (SMALL, SMALL16, BlobGANConfig()):
-        model_shapes = {k: tuple(v.shape) for k, v in BlobGAN(config).state_dict().items()}
-        assert model_shapes == expected_shapes(config)
-
-
 def test_bedroom_default_counts_match_the_reference():
-    """Doc §4.3: G 35,866,200 parameters in 82 entries (65 without 9 noises and 8 kernels); layout net
-    21,327,687 parameters in 16 tensors."""
+    """The official bedroom generator (counted by instantiating the official classes) has 35,866,200
+    parameters in 82 state-dict entries (65 without its 9 noise and 8 FIR-kernel buffers); its layout
+    network 21,327,687 parameters in 16 tensors."""
     shapes = expected_shapes(BlobGANConfig())
     numel = collections.Counter()
     for key, shape in shapes.items():

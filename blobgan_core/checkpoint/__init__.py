@@ -1,5 +1,5 @@
-"""Checkpoint formats: official BlobGAN Lightning ``.ckpt`` files (read safely, never executing pickled
-code) and our ``.safetensors`` files (configuration in the metadata).
+"""Checkpoint formats: official BlobGAN Lightning ``.ckpt`` files (read with torch's weights-only loader,
+never executing pickled code) and our ``.safetensors`` files (configuration in the metadata).
 
     config, state_dict, mean_latent, info = read_checkpoint("bedrooms.ckpt")   # or a .safetensors
     convert_checkpoint("bedrooms.ckpt", "bedrooms.safetensors")                # mean latent included
@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from ..config import BlobGANConfig
+from .hparams import OFFICIAL_CHECKPOINT_GLOBALS, plain
 from .native import FORMAT_NAME, load_native, looks_like_safetensors, save_native
 from .official import (
     expected_shapes,
@@ -26,20 +27,11 @@ from .official import (
     read_official_checkpoint,
     validate_state_dict,
 )
-from .safe_pickle import (
-    CheckpointFormatError,
-    Placeholder,
-    SkippedTensor,
-    UnsafeCheckpointError,
-    load_torch_file,
-    plain,
-    sniff_torch_format,
-)
+from .torch_file import CheckpointFormatError, UnsafeCheckpointError, load_torch_file, sniff_torch_format
 
 __all__ = [
+    "OFFICIAL_CHECKPOINT_GLOBALS",
     "CheckpointFormatError",
-    "Placeholder",
-    "SkippedTensor",
     "UnsafeCheckpointError",
     "convert_checkpoint",
     "convert_cli",

@@ -21,7 +21,7 @@ from safetensors.torch import save_file
 
 from ..config import BlobGANConfig
 from .official import validate_state_dict
-from .safe_pickle import CheckpointFormatError
+from .torch_file import CheckpointFormatError
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MEAN_LATENT_KEY", "load_native", "looks_like_safetensors",
            "save_native"]

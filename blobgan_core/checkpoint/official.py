@@ -2,8 +2,10 @@
 
 Only the EMA weights are used (``generator_ema.*`` -> ``generator.*``, ``layout_net_ema.*`` ->
 ``layout_net.*``). The training copies, the discriminator and optimizer states are never read from
-disk; the ``generator_ema.noises.*`` buffers (sized for a 4x4 start, wrong for BlobGAN and unused) are
-dropped; the constant FIR kernels (``*.blur.kernel``, ``*.upsample.kernel``) are checked and dropped.
+disk (the file is memory-mapped and their pages are never touched; a legacy-format file, which cannot
+be mapped, is read whole); the ``generator_ema.noises.*`` buffers (sized for a 4x4 start, wrong for
+BlobGAN and unused) are dropped; the constant FIR kernels (``*.blur.kernel``, ``*.upsample.kernel``)
+are checked and dropped.
 
 The configuration comes from ``hyper_parameters`` (pickled omegaconf configs, read without omegaconf),
 cross-checked against the tensor shapes; fields missing from the file are inferred from the shapes,
@@ -20,7 +22,9 @@ from pathlib import Path
 import torch
 
 from ..config import BlobGANConfig
-from .safe_pickle import CheckpointFormatError, SkippedTensor, load_torch_file, plain
+from ..generator import BlobGAN
+from .hparams import OFFICIAL_CHECKPOINT_GLOBALS, plain
+from .torch_file import CheckpointFormatError, load_torch_file
 
 __all__ = [
     "OFFICIAL_SIZE_IN_DEFAULT",
@@ -49,48 +53,11 @@ def fir_kernel() -> torch.Tensor:
 
 
 def expected_shapes(config: BlobGANConfig) -> dict[str, tuple[int, ...]]:
-    """Every tensor of a BlobGAN state dict for ``config``, in our naming, with its shape.
-
-    Layout MLP (L = mlp_depth, H = mlp_width): ``layout_net.mlp.{1..L}.weight`` [out, in] and ``.bias``
-    [out], with in = noise_dim for layer 1, out = layout_dim for layer L, H otherwise.
-    Decoder (C(r) = config.channels(r), C0 = C(size_in), d_s = d_style):
-    ``generator.conv1``: conv.weight [1, C0, d_in, 3, 3], conv.modulation.weight [d_in, d_s],
-    conv.modulation.bias [d_in], noise.weight [1], activate.bias [C0];
-    ``generator.to_rgb1``: conv.weight [1, 3, C0, 1, 1], conv.modulation.weight [C0, d_s],
-    conv.modulation.bias [C0], bias [1, 3, 1, 1];
-    for stage j (r_in = size_in * 2**j, r_out = 2 r_in): ``generator.convs.{2j}`` (upsampling,
-    C(r_in) -> C(r_out)), ``generator.convs.{2j+1}`` (C(r_out) -> C(r_out)), ``generator.to_rgbs.{j}``.
-    """
-    shapes: dict[str, tuple[int, ...]] = {}
-    widths = [config.noise_dim] + [config.mlp_width] * (config.mlp_depth - 1) + [config.layout_dim]
-    for i in range(1, config.mlp_depth + 1):
-        shapes[f"layout_net.mlp.{i}.weight"] = (widths[i], widths[i - 1])
-        shapes[f"layout_net.mlp.{i}.bias"] = (widths[i],)
-    d_s = config.d_style
-
-    def styled_conv(name: str, c_in: int, c_out: int):
-        shapes[f"{name}.conv.weight"] = (1, c_out, c_in, 3, 3)
-        shapes[f"{name}.conv.modulation.weight"] = (c_in, d_s)
-        shapes[f"{name}.conv.modulation.bias"] = (c_in,)
-        shapes[f"{name}.noise.weight"] = (1,)
-        shapes[f"{name}.activate.bias"] = (c_out,)
-
-    def to_rgb(name: str, c_in: int):
-        shapes[f"{name}.conv.weight"] = (1, 3, c_in, 1, 1)
-        shapes[f"{name}.conv.modulation.weight"] = (c_in, d_s)
-        shapes[f"{name}.conv.modulation.bias"] = (c_in,)
-        shapes[f"{name}.bias"] = (1, 3, 1, 1)
-
-    c0 = config.channels(config.size_in)
-    styled_conv("generator.conv1", config.d_in, c0)
-    to_rgb("generator.to_rgb1", c0)
-    for j in range(config.n_up):
-        r_in = config.size_in * 2 ** j
-        c_in, c_out = config.channels(r_in), config.channels(2 * r_in)
-        styled_conv(f"generator.convs.{2 * j}", c_in, c_out)
-        styled_conv(f"generator.convs.{2 * j + 1}", c_out, c_out)
-        to_rgb(f"generator.to_rgbs.{j}", c_out)
-    return shapes
+    """Every tensor of a BlobGAN state dict for ``config``, in our naming, with its shape: those of the
+    model itself, built on the meta device (no memory used)."""
+    with torch.device("meta"):
+        model = BlobGAN(config)
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
 def validate_state_dict(state_dict: dict, config: BlobGANConfig, *, source: str = "the checkpoint") -> None:
@@ -118,18 +85,6 @@ def validate_state_dict(state_dict: dict, config: BlobGANConfig, *, source: str 
 # --------------------------------------------------------------------------------------------------
 
 
-def _tensor_path_filter(prefixes: tuple[str, ...]):
-    """keep() for load_torch_file: tensors under state_dict (or a bare top-level dict) with a prefix."""
-
-    def keep(path: str) -> bool:
-        parts = path.split("/")
-        if len(parts) == 2 and parts[0] == "state_dict" or len(parts) == 1:
-            return parts[-1].startswith(prefixes)
-        return False
-
-    return keep
-
-
 def _prefix_counts(keys) -> dict[str, int]:
     counts: dict[str, int] = {}
     for k in keys:
@@ -144,7 +99,7 @@ def _describe(counts: dict[str, int]) -> str:
 
 def _state_dict_of(ckpt, path: Path) -> tuple[dict, dict]:
     """(state_dict, top-level dict) of a Lightning checkpoint, or of a bare state dict."""
-    if isinstance(ckpt, (torch.Tensor, SkippedTensor)):
+    if isinstance(ckpt, torch.Tensor):
         raise CheckpointFormatError(
             f"{path} holds a single tensor of shape {list(ckpt.shape)}, not a checkpoint (a mean latent "
             "file?); expected an official BlobGAN Lightning checkpoint (a dict with 'state_dict' and "
@@ -160,7 +115,7 @@ def _state_dict_of(ckpt, path: Path) -> tuple[dict, dict]:
         return sd, ckpt
     if any(isinstance(k, str) and k.startswith(tuple(EMA_RENAMES)) for k in ckpt):
         return ckpt, {}
-    keys = [str(k) for k in list(ckpt)[:12]]
+    keys = [k if isinstance(k, str) else f"<a {type(k).__name__}>" for k in list(ckpt)[:12]]
     raise CheckpointFormatError(
         f"{path} is not a BlobGAN checkpoint: it has no 'state_dict' (top-level keys: {keys}); expected "
         "an official BlobGAN Lightning checkpoint (.ckpt) or a .safetensors made by "
@@ -207,8 +162,6 @@ def _select(sd: dict, renames: dict[str, str], path: Path) -> tuple[dict[str, to
         if prefix.startswith("generator") and rest.startswith("noises."):
             dropped["noise_buffers"] += 1
             continue
-        if isinstance(value, SkippedTensor):
-            raise CheckpointFormatError(f"{path}: tensor {key} was not loaded")
         if not isinstance(value, torch.Tensor):
             raise CheckpointFormatError(f"{path}: state_dict[{key!r}] is a {type(value).__name__}, not a tensor")
         if rest.endswith((".blur.kernel", ".upsample.kernel")):
@@ -233,7 +186,8 @@ def _shape(sd: dict, key: str) -> tuple[int, ...] | None:
 
 
 def _infer_from_shapes(sd: dict) -> dict[str, tuple[int, str]]:
-    """Hyperparameters the tensors pin down, each with the key it came from (doc §4.2)."""
+    """Hyperparameters the tensor shapes pin down, each with the key it came from (of the configuration,
+    only size_in, mlp_lr_mul and ab_norm leave no trace in the shapes)."""
     found: dict[str, tuple[int, str]] = {}
     conv1 = _shape(sd, "generator.conv1.conv.weight")
     if conv1 is not None and len(conv1) == 5:
@@ -421,22 +375,28 @@ def _jitter(hp: dict) -> dict[str, float]:
         jitter[name] = float(value) if isinstance(value, (int, float)) else 0.0
     ln = hp.get("layout_net")
     if isinstance(ln, dict) and isinstance(ln.get("feature_jitter_xy"), (int, float)) and ln["feature_jitter_xy"]:
-        jitter["legacy_layout_net_xy"] = float(ln["feature_jitter_xy"])  # has no effect (doc §3.2)
+        # a legacy field: the official code drops it when it builds the layout network, so it never acted
+        jitter["legacy_layout_net_xy"] = float(ln["feature_jitter_xy"])
     return jitter
+
+
+def _typed(value, kind: type):
+    """``value`` if it is a ``kind`` (provenance copied into metadata must be a plain value), else None."""
+    return value if isinstance(value, kind) and not isinstance(value, bool) else None
 
 
 def read_official_checkpoint(path: str | Path) -> tuple[BlobGANConfig, dict[str, torch.Tensor], dict]:
     """Read an official BlobGAN Lightning checkpoint without executing anything stored in it.
 
     Returns ``(config, state_dict, info)``: ``state_dict`` maps our names (``expected_shapes(config)``)
-    to tensors that are copy-on-write views of the memory-mapped file (only these EMA tensors are ever
-    read); ``info`` holds ``epoch``, ``global_step``, ``lightning_version``, ``jitter_trained`` (the
-    training jitter, never applied at inference: ``jitter_at_inference`` is ``"off"``),
-    ``config_sources`` (where each field came from), ``ignored`` (counts of dropped tensors),
-    ``warnings`` and the plain ``hyper_parameters``.
+    to tensors that are copy-on-write views of the memory-mapped file, so only these tensors are read
+    from disk (a legacy-format file, which cannot be mapped, is read whole); ``info`` holds ``epoch``,
+    ``global_step``, ``lightning_version``, ``jitter_trained`` (the training jitter, never applied at
+    inference: ``jitter_at_inference`` is ``"off"``), ``config_sources`` (where each field came from),
+    ``ignored`` (counts of dropped tensors), ``warnings`` and the plain ``hyper_parameters``.
     """
     path = Path(path)
-    ckpt = load_torch_file(path, keep=_tensor_path_filter(tuple(EMA_RENAMES)))
+    ckpt = load_torch_file(path, OFFICIAL_CHECKPOINT_GLOBALS)
     raw_sd, top = _state_dict_of(ckpt, path)
     _classify(raw_sd, path)
     keys = [k for k in raw_sd if isinstance(k, str)]
@@ -444,14 +404,15 @@ def read_official_checkpoint(path: str | Path) -> tuple[BlobGANConfig, dict[str,
                                                                         for k in keys)
     notes = []
     if not use_ema:  # trained with accumulate=False: only the training copies exist
-        ckpt = load_torch_file(path, keep=_tensor_path_filter(tuple(TRAINING_RENAMES)))
-        raw_sd, top = _state_dict_of(ckpt, path)
         notes.append("the checkpoint has no EMA weights; using the training copies (generator.*, layout_net.*)")
         warnings.warn(f"{path.name}: {notes[-1]}", stacklevel=2)
     state_dict, dropped = _select(raw_sd, EMA_RENAMES if use_ema else TRAINING_RENAMES, path)
 
     hp_raw = top.get("hyper_parameters")
-    hp = plain(hp_raw) if hp_raw is not None else {}
+    try:
+        hp = plain(hp_raw) if hp_raw is not None else {}
+    except RecursionError as e:
+        raise CheckpointFormatError(f"{path}: hyper_parameters are nested too deeply to read") from e
     if not isinstance(hp, dict):
         hp = {}
     if not hp:
@@ -473,9 +434,9 @@ def read_official_checkpoint(path: str | Path) -> tuple[BlobGANConfig, dict[str,
     info = {
         "format": "official-lightning",
         "source": path.name,
-        "epoch": top.get("epoch"),
-        "global_step": top.get("global_step"),
-        "lightning_version": top.get("pytorch-lightning_version"),
+        "epoch": _typed(top.get("epoch"), int),
+        "global_step": _typed(top.get("global_step"), int),
+        "lightning_version": _typed(top.get("pytorch-lightning_version"), str),
         "weights": "ema" if use_ema else "training",
         "dtype": ",".join(dtypes),
         "jitter_trained": _jitter(hp),
@@ -496,7 +457,7 @@ def read_official_checkpoint(path: str | Path) -> tuple[BlobGANConfig, dict[str,
 def read_mean_latent_file(path: str | Path, mlp_width: int | None = None) -> torch.Tensor:
     """The truncation mean ([H] float tensor) from a ``.pt`` file holding a [H] or [1, H] tensor."""
     path = Path(path)
-    obj = load_torch_file(path)
+    obj = load_torch_file(path)  # a bare tensor: no stand-ins allowed
     if isinstance(obj, dict) and len(obj) == 1 and isinstance(next(iter(obj.values())), torch.Tensor):
         obj = next(iter(obj.values()))
     if not isinstance(obj, torch.Tensor):

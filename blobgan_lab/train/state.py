@@ -1,9 +1,9 @@
 """Training checkpoints (OUT/last.pt) and the exported model (OUT/model.safetensors).
 
 last.pt holds only plain containers and tensors (G, G_ema, D, both optimizers, step, RNG states),
-so it loads with the project's restricted unpickler, which never runs code stored in a file. Every
-file is written to a temporary name and moved into place with ``os.replace``, so a crash mid-write
-never leaves a truncated checkpoint.
+so torch's weights-only loader reads it with nothing added to its allowlist and never runs code stored
+in the file. Every file is written to a temporary name and moved into place with ``os.replace``, so a
+crash mid-write never leaves a truncated checkpoint.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 import torch
 
 from blobgan_core.checkpoint.native import save_native
-from blobgan_core.checkpoint.safe_pickle import load_torch_file
+from blobgan_core.checkpoint.torch_file import load_torch_file
 from blobgan_core.config import BlobGANConfig
 
 STATE_FORMAT = "blobgan-train-state"
@@ -44,7 +44,7 @@ def load_train_state(path: str) -> dict:
     Keys: step (int), config (dict), options (dict), G / G_ema / D (state dicts), opt_G / opt_D
     (optimizer state dicts), rng (list of per-rank dicts), sample_z ([n_samples, noise_dim]).
     """
-    state = load_torch_file(path)
+    state = load_torch_file(path)  # torch's default allowlist covers everything save_train_state writes
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         raise ValueError(f"{path} is not a BlobGAN training checkpoint (expected format {STATE_FORMAT!r})")
     if state.get("version") != STATE_VERSION:
