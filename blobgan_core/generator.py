@@ -165,7 +165,11 @@ class BlobGAN(nn.Module):
         size: int | None = None,        # side in pixels; default: the render resolution
         ids: list[int] | None = None,   # id of the blob at each depth index (see Scene.ids); None = 0..K-1
     ) -> torch.Tensor:
-        """Official blob visualisation, [N,3,size,size] in [0,1]; colours and labels follow blob ids."""
+        """Official blob visualisation, [N,3,size,size] in [0,1]; colours and labels follow blob ids.
+
+        ``ids=None`` numbers blobs by depth index, which is their id only in a layout no depth edit has
+        reordered: after ``layout, ids = apply_edits(...)`` pass ``ids=ids`` (``Scene.blob_map`` passes
+        the scene's ids), so the labels are the numbers edit lists and masks use."""
         self._check_layout(layout)
         size = size or self.resolution
         maps = blob_map(layout.to(self.device, torch.float32), size, self.config.palette, opacity_doubling, ids)

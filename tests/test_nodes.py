@@ -330,6 +330,23 @@ def test_blob_map_colours_follow_ids_through_depth_edits(nodes, model, scene):
     assert not torch.allclose(centre, colours[9 + 1], atol=1e-3)
 
 
+def test_blob_map_labels_are_ids_after_a_reorder(nodes, model, scene):
+    """Only blob 5 visible, then sent to the back: its depth index becomes 0, but the labelled blob map
+    still shows it as 5 (in its colour), as the edit list and Blob Masks call it."""
+    alone = edit(nodes, scene, [{"op": "remove", "blob": k} for k in range(10) if k != 5]
+                 + [{"op": "set_size", "blob": 5, "size": 8}])
+    reordered = edit(nodes, alone, [{"op": "to_back", "blob": 5}])
+    assert reordered.ids[0] == 5 and alone.ids[5] == 5
+    before = nodes["BlobGANRenderScene"].render(alone, True)["result"][1]
+    after = nodes["BlobGANRenderScene"].render(reordered, True)["result"][1]
+    assert torch.equal(before, after)
+    unlabelled = nodes["BlobGANRenderScene"].render(reordered, False)["result"][1]
+    assert not torch.equal(after, unlabelled)  # the label is drawn
+    with_ids = model.blob_map(reordered.layout, labels=True, ids=[5, *range(5), *range(6, 10)]).movedim(1, -1)
+    assert torch.equal(after, with_ids)
+    assert not torch.equal(after, model.blob_map(reordered.layout, labels=True).movedim(1, -1))  # "0" in colour 0
+
+
 def test_render_needs_a_scene(nodes):
     with pytest.raises(ValueError, match=r"Render Scene \(scene\): expected a BLOB_SCENE"):
         nodes["BlobGANRenderScene"].render(None, True)
