@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--jitter-xy", type=float, dest="jitter_xy", help="max centre shift (0.04)")
     g.add_argument("--jitter-size", type=float, dest="jitter_size", help="max size-logit change (0.5)")
     g.add_argument("--jitter-angle", type=float, dest="jitter_angle", help="max rotation, radians (0.1)")
+    g.add_argument("--carry", type=float,
+                   help="weight of the carry loss: moved blobs must take their content along (0 = off)")
+    g.add_argument("--carry-shift", type=float, dest="carry_shift", help="longest carry move, image widths (0.12)")
+    g.add_argument("--init-from", dest="init_from", metavar="MODEL",
+                   help="fine-tune: start G from this .safetensors/.ckpt (same configuration); D starts fresh")
+    g.add_argument("--d-warmup", type=int, dest="d_warmup", help="first steps that train D only (fine-tuning)")
     g.add_argument("--flip", type=_on_off, metavar="on|off", help="random horizontal flips (default on)")
 
     g = p.add_argument_group("outputs")

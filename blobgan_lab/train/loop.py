@@ -35,6 +35,7 @@ from blobgan_core.images import image_grid, save_png, to_uint8, unit_to_uint8
 from ..data import make_dataset
 from . import distributed
 from .batches import BatchStream, Prefetcher
+from .carry import carry_loss
 from .discriminator import Discriminator
 from .ema import update_ema
 from .jitter import jitter_layout
@@ -59,12 +60,15 @@ class GeneratorStep(nn.Module):
         self.model = model
         self.jitter = jitter
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def layout(self, z: torch.Tensor):
         layout = self.model.layout_net(z)
         if any(self.jitter):
             xy, size, angle = self.jitter
             layout = jitter_layout(layout, xy=xy, size=size, angle=angle)
-        return self.model.generator(layout)   # noise=None: fresh per-layer noise, as in training
+        return layout
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.model.generator(self.layout(z))   # noise=None: fresh per-layer noise, as in training
 
 
 def build_networks(config: BlobGANConfig, options: TrainOptions, device: torch.device):
@@ -179,6 +183,8 @@ class Trainer:
         self.g_step = GeneratorStep(self.model, options.jitter_values)
         self.g_train, self.d_train = self.g_step, self.disc
         if ctx.distributed:
+            if options.carry > 0:
+                raise ValueError("--carry runs in one process for now; train without torchrun, or with --carry 0")
             self.g_train, self.d_train = wrap_ddp(self.g_step, self.device), wrap_ddp(self.disc, self.device)
         self.batches = BatchStream(dataset, options.batch, options.seed, ctx.rank, ctx.world_size,
                                    flip=options.flip, resolution=config.resolution)
@@ -187,6 +193,9 @@ class Trainer:
         self.images = 0          # images seen so far; the batch may change between resumes
         if state is not None:
             self._restore(state)
+        elif options.init_from is not None:
+            self._init_from(options.init_from)
+            torch.manual_seed(options.seed * 1_000_003 + 1 + ctx.rank)
         else:
             # Training randomness differs per rank; network init (above) does not.
             torch.manual_seed(options.seed * 1_000_003 + 1 + ctx.rank)
@@ -206,10 +215,26 @@ class Trainer:
         o = self.options
         metrics = {}
 
+        if self.step >= o.d_warmup:
+            self._generator_step(metrics)
+        self._discriminator_step(real, metrics)
+        if self.bad_steps > MAX_BAD_STEPS:
+            raise FloatingPointError(f"losses were not finite for {self.bad_steps} updates in a row at step "
+                                     f"{self.step + 1}; try a lower --lr or a larger --r1")
+        return metrics
+
+    def _generator_step(self, metrics: dict) -> None:
+        o = self.options
         # Generator: D is frozen and called without DDP so it neither syncs nor accumulates grads.
         self.disc.requires_grad_(False)
-        fake_logits = self.disc(self.g_train(self._z()))
-        g_loss = g_nonsaturating_loss(fake_logits)
+        if o.carry > 0:  # single process (see __init__): the layout is needed twice, so no DDP wrapper here
+            layout = self.g_step.layout(self._z())
+            g_loss = g_nonsaturating_loss(self.disc(self.model.generator(layout)))
+            carry, parts = carry_loss(self.model, layout, o.carry_shift)
+            metrics.update(parts)
+            g_loss = g_loss + o.carry * carry
+        else:
+            g_loss = g_nonsaturating_loss(self.disc(self.g_train(self._z())))
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         if self._finite_everywhere(g_loss):
@@ -220,6 +245,8 @@ class Trainer:
         self.update_ema()
         metrics["g_loss"] = g_loss.detach()
 
+    def _discriminator_step(self, real: torch.Tensor, metrics: dict) -> None:
+        o = self.options
         # Discriminator: fakes from the current G (no graph into G), lazy R1 on the same update.
         self.disc.requires_grad_(True)
         with torch.no_grad():
@@ -243,10 +270,6 @@ class Trainer:
         metrics.update(d_loss=(loss_real + loss_fake).detach(), d_real=loss_real.detach(),
                        d_fake=loss_fake.detach(), score_real=real_logits.detach().mean(),
                        score_fake=fake_logits.detach().mean())
-        if self.bad_steps > MAX_BAD_STEPS:
-            raise FloatingPointError(f"losses were not finite for {self.bad_steps} updates in a row at step "
-                                     f"{self.step + 1}; try a lower --lr or a larger --r1")
-        return metrics
 
     def update_ema(self) -> None:
         update_ema(self.model_ema, self.model, self.ema_decay)
@@ -296,6 +319,21 @@ class Trainer:
                 "train_jitter": ",".join(str(v) for v in self.options.jitter_values)}
         save_model(path, self.config, self.model_ema.state_dict(), mean_latent, meta)
         return path
+
+    def _init_from(self, path: str) -> None:
+        """Fine-tuning: G and G_ema start as the model in ``path`` (same configuration); D, the optimizers
+        and the step count start fresh."""
+        from blobgan_core.loading import load_model
+
+        source = load_model(path, device=self.device)
+        if source.config != self.config:
+            diff = {k: (v, getattr(self.config, k)) for k, v in source.config.to_dict().items()
+                    if getattr(self.config, k) != v}
+            raise ValueError(f"--init-from {path}: its configuration differs ({{field: (file, run)}} = {diff}); "
+                             "give the same model flags or preset")
+        weights = source.state_dict()
+        self.model.load_state_dict(weights)
+        self.model_ema.load_state_dict(weights)
 
     def _restore(self, state: dict) -> None:
         saved = BlobGANConfig.from_dict(state["config"])

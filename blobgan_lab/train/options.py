@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass
 
 from blobgan_core.config import BlobGANConfig
@@ -68,6 +69,10 @@ class TrainOptions:
     jitter_size: float = 0.5
     jitter_angle: float = 0.1
     flip: bool = True                 # random horizontal flips of real images (as officially)
+    carry: float = 0.0                # weight of the carry loss (train/carry.py); 0 = the official recipe
+    carry_shift: float = 0.12         # longest blob move the carry loss makes, in image widths
+    init_from: str | None = None      # start G (and G_ema) from this model file; D starts fresh
+    d_warmup: int = 0                 # first steps that train D only (a fresh D fine-tuning a trained G)
     data_workers: int = 1             # background threads rendering/reading the next batches (0 = none)
     # discriminator width: C(res) = min(d_channel_base // res, d_max_channels)
     d_channel_base: int = 4096
@@ -148,6 +153,10 @@ def check_options(options: TrainOptions, config: BlobGANConfig | None) -> None:
     need(o.ema_kimg is None or o.ema_kimg > 0, f"--ema-kimg must be > 0, got {o.ema_kimg}")
     for name in ("jitter_xy", "jitter_size", "jitter_angle"):
         need(getattr(o, name) >= 0, f"--{name.replace('_', '-')} must be >= 0, got {getattr(o, name)}")
+    need(o.carry >= 0 and math.isfinite(o.carry), f"--carry must be >= 0, got {o.carry}")
+    need(o.d_warmup >= 0, f"--d-warmup must be >= 0, got {o.d_warmup}")
+    need(0 < o.carry_shift <= 0.5, f"--carry-shift must be in (0, 0.5], got {o.carry_shift}")
+    need(o.init_from is None or os.path.isfile(o.init_from), f"--init-from {o.init_from}: no such model file")
     need(o.d_channel_base >= 1, f"--d-channel-base must be >= 1, got {o.d_channel_base}")
     need(o.d_max_channels >= 1, f"--d-channels must be >= 1, got {o.d_max_channels}")
     for name in ("log_every", "sample_every", "ckpt_every"):

@@ -79,8 +79,10 @@ class ProgressReporter:
         bar = "#" * filled + "." * (self.bar_width - filled)
         r1 = "-" if self.last_r1 is None else f"{self.last_r1:.4g}"
         eta = format_duration(self._sec_per_step * (self.total - step))
+        g = f"{metrics['g_loss']:.4f}" if "g_loss" in metrics else "-"   # "-": D-only warm-up
+        carry = f" carry {metrics['carry_in']:.4f}/{metrics['carry_out']:.4f}" if "carry_in" in metrics else ""
         line = (f"[{bar}] step {step}/{self.total} | D {metrics.get('d_loss', float('nan')):.4f} "
-                f"G {metrics.get('g_loss', float('nan')):.4f} R1 {r1} | "
+                f"G {g}{carry} R1 {r1} | "
                 f"{record['img_per_s']:.1f} img/s {sec_per_step:.3f} s/step | ETA {eta}")
         print(line, file=self.stream, flush=True)
         if self.log_path:
