@@ -29,7 +29,7 @@ class AnimateScenes:
     RETURN_NAMES = ("frames", "blob_maps")
     OUTPUT_TOOLTIPS = (
         "The frames, [frames,H,W,3] (for a batch of scenes, all frames of the first scene, then of the next). "
-        "Feed them to Save Image, or to Create Video / Save Animated WEBP for a video.",
+        "Feed them to Save Image, or to Create Video or SaveAnimatedWEBP for a video.",
         "Each frame's blob map, labelled with the blob ids, in the same order as the frames.",
     )
     SEARCH_ALIASES = ["blobgan animation", "interpolate scenes", "blob video", "tween layouts"]
