@@ -1,7 +1,8 @@
-// Every node's help page opens from the node library in real ComfyUI with its real frontend, in headless
-// Chromium: for each node of the BlobGAN category, hover its entry, press its help button, and check
-// that the frontend fetched the page from the pack (web/docs/<node id>.md) and shows its heading and
-// first words (not the generic fallback built from the node's description).
+// Every node's help page opens in real ComfyUI with its real frontend, in headless Chromium: for each node
+// of the BlobGAN category, open its help the way this frontend offers it (newer frontends: select the
+// node and press "Node Info" in its selection toolbox; older ones: the help button of its entry in the
+// node library), and check that the frontend fetched the page from the pack (web/docs/<node id>.md) and
+// shows its heading and first words (not the generic fallback built from the node's description).
 //
 // usage: node tests/e2e_widget/help_pages.mjs --port 8188 --out /tmp/help_shots [--label classic]
 //   ComfyUI must be running with this pack, the Vue-nodes setting set beforehand (see run.mjs).
@@ -46,15 +47,38 @@ try {
             await page.waitForTimeout(600);
         }
     };
-    for (const node of nodes) {
-        const want = expected(node.id);
+    /** Newer frontends: a node on the canvas, selected, and its toolbox's "Node Info"; false if absent. */
+    const openFromNode = async (node) => {
+        await page.evaluate((type) => {
+            const app = window.comfyAPI.app.app;
+            app.graph.clear();
+            const n = window.LiteGraph.createNode(type);
+            n.pos = [500, 300];
+            app.graph.add(n);
+            app.canvas.selectNode(n);
+            app.canvas.setDirty(true, true);
+        }, node.id);
+        await page.waitForTimeout(800);
+        const info = page.locator('button[aria-label="Node Info"]').first();
+        if (!(await info.isVisible().catch(() => false))) return false;
+        await info.click();
+        return true;
+    };
+    /** Older frontends: the help button of the node's entry in the node library. */
+    const openFromLibrary = async (node) => {
         await openLibrary();
         const row = page.locator(`li[aria-label="${node.title}"]`).first();
         await row.hover();
         await page.waitForTimeout(300);
-        const before = fetched.length;
         // the entry's actions: bookmark, then help
         await row.locator(".node-actions button:not(.bookmark-button)").first().click();
+    };
+    for (const node of nodes) {
+        const want = expected(node.id);
+        const before = fetched.length;
+        const fromNode = await openFromNode(node);
+        if (!fromNode) await openFromLibrary(node);
+        results.notes.push(`${node.id}: help opened from ${fromNode ? "the node's Node Info button" : "the node library"}`);
         const shown = await page.waitForFunction(
             ([title, first]) => {
                 const text = document.body.innerText.replace(/\s+/g, " ");
@@ -65,8 +89,12 @@ try {
             got.join(", "));
         check(`${node.id}: the panel shows "${want.title}" and its first words`, shown, want.first);
         await s.shoot(`help_${node.id}`);
-        // back from the help panel to the library (its arrow button)
-        await page.locator("button:has(.pi-arrow-left), button:has([class*=arrow-left])").first().click();
+        if (fromNode) {
+            await page.locator('button[aria-label="Node Info"]').first().click().catch(() => {});  // close it
+        } else {
+            // back from the help panel to the library (its arrow button)
+            await page.locator("button:has(.pi-arrow-left), button:has([class*=arrow-left])").first().click();
+        }
         await page.waitForTimeout(300);
     }
     results.fetched = fetched;
