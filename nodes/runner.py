@@ -288,6 +288,17 @@ def _safe(prefix: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in prefix).strip("._") or "image"
 
 
+def override_loaders(prompt: Prompt, model: Path | None, device: str | None) -> None:
+    """Make every Load BlobGAN node of ``prompt`` load the file ``model`` (by name: its folder must be
+    searched, see ``comfy.extra_model_folder``) and use ``device``; None leaves a node's own choice."""
+    for node in prompt.values():
+        if node["class_type"] == LOADER_ID:
+            if model is not None:
+                node["inputs"]["model_name"] = Path(model).name
+            if device is not None:
+                node["inputs"]["device"] = device
+
+
 def run_workflow(workflow: dict | str | Path, out_dir: str | Path, *, model: str | Path | None = None,
                  device: str | None = None, log: Callable[[str], None] = lambda s: None) -> list[Path]:
     """Run a workflow (a dict, or the path of a JSON file) and return the PNG files written.
@@ -312,12 +323,7 @@ def run_workflow(workflow: dict | str | Path, out_dir: str | Path, *, model: str
         if not model.is_file():
             raise FileNotFoundError(f"--model: no checkpoint at {model}")
         folder = model.resolve().parent
-    for node in prompt.values():
-        if node["class_type"] == LOADER_ID:
-            if model is not None:
-                node["inputs"]["model_name"] = model.name
-            if device is not None:
-                node["inputs"]["device"] = device
+    override_loaders(prompt, model, device)
     with comfy.extra_model_folder(folder):
         return run_prompt(prompt, classes, out_dir, log=log)
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from blobgan_core.images import image_grid, save_png, unit_to_uint8  # noqa: E402
 from nodes.comfy import extra_model_folder  # noqa: E402
-from nodes.runner import LOADER_ID, as_prompt, check_out_dir, execute_prompt, node_classes  # noqa: E402
+from nodes.runner import as_prompt, check_out_dir, execute_prompt, node_classes, override_loaders  # noqa: E402
 
 WORKFLOW = ROOT / "example_workflows" / "blobgan_edit.json"
 BEFORE, AFTER = "Render Scene (before)", "Render Scene (after)"  # node titles in the workflow
@@ -39,12 +39,7 @@ def run_edit(model: Path | None = None, device: str | None = None) -> tuple[dict
     list text)."""
     classes = node_classes()
     prompt = as_prompt(json.loads(WORKFLOW.read_text()), classes)
-    for node in prompt.values():
-        if node["class_type"] == LOADER_ID:
-            if model is not None:
-                node["inputs"]["model_name"] = model.name
-            if device is not None:
-                node["inputs"]["device"] = device
+    override_loaders(prompt, model, device)
     with extra_model_folder(model.resolve().parent if model is not None else None):
         outputs = execute_prompt(prompt, classes, log=lambda s: print(s, file=sys.stderr))
     titled = {node["_meta"]["title"]: node_id for node_id, node in prompt.items()}
