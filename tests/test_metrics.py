@@ -9,7 +9,7 @@ import torch
 from blobgan_core.edits import hide_blob
 from blobgan_core.layout import Layout
 from blobgan_lab.data import LABEL_NAMES, OBJECT_KINDS, render_rooms
-from blobgan_lab.metrics import locality, object_follow, ownership, segmenter, swd
+from blobgan_lab.metrics import locality, object_follow, ownership, patch_tracker, segmenter, swd
 
 
 @pytest.fixture(scope="module")
@@ -381,3 +381,63 @@ def test_object_strip_moves_the_largest_objects_blobs_together():
     assert strip.shape[1] >= 7 * 2 * model.resolution
     side = 2 * model.resolution
     assert not np.array_equal(strip[:side, :side], strip[:side, -side:])
+
+
+# -- the independent patch tracker -------------------------------------------------------------------
+
+def test_patch_tracker_finds_integer_shifts_exactly(rooms):
+    image = rooms[0].images[3]                                     # uint8 [64,64,3], a real room
+    planes = patch_tracker.as_planes(image)
+    for dx, dy in ((3, -2), (-5, 4), (0, 0), (7, 1)):
+        moved = np.roll(planes, (dy, dx), axis=(1, 2)).astype(np.uint8).transpose(1, 2, 0)
+        for point in ((30, 34), (22, 40), (41.0, 28.0)):
+            found = patch_tracker.track(image, moved, point, search=9)
+            truth = np.array(point) + (dx, dy)
+            # the best integer offset is the shift; the parabola through its neighbours (an asymmetric
+            # peak) may add a fraction of a pixel: part of the detector's floor
+            assert np.array_equal(np.round(found.position), truth) and found.score > 0.999
+            assert np.linalg.norm(found.position - truth) < 0.4
+
+
+def test_patch_tracker_sub_pixel_shifts_and_its_floor(rooms):
+    """Fractional shifts (the image translated bilinearly) are found to a fraction of a pixel, better
+    than by the best integer offset; floor_error is that error."""
+    image = rooms[0].images[5]
+    rng = np.random.default_rng(0)
+    errors, integer = [], []
+    for _ in range(12):
+        point = rng.uniform(16, 48, 2)
+        shift = rng.uniform(-4, 4, 2)
+        errors.append(patch_tracker.floor_error(image, point, shift, search=7))
+        moved = patch_tracker.translate(image, shift)
+        coarse = patch_tracker.track(image, moved, point, search=7)
+        snapped = np.round(coarse.position - point) + point
+        integer.append(float(np.linalg.norm(snapped - point - shift)))
+    assert np.median(errors) < 0.25 and np.mean(errors) < np.mean(integer)
+
+
+def test_patch_tracker_window_centre_and_flat_patches():
+    size = 32
+    yy, xx = np.mgrid[:size, :size]
+    blob = np.exp(-((xx - 10) ** 2 + (yy - 12) ** 2) / 8.0)
+    image = np.stack([blob, 1 - blob, 0.5 * blob]) * 2 - 1                # [3,H,W] on the official scale
+    moved = np.stack([np.roll(c, (3, 8), axis=(0, 1)) for c in image])     # the spot goes to (18, 15)
+    found = patch_tracker.track(image, moved, (10, 12), search=3, centre=(17, 14))
+    assert abs(found.x - 18) < 0.05 and abs(found.y - 15) < 0.05
+    # out of reach of the window: the answer stays inside it
+    near = patch_tracker.track(image, moved, (10, 12), search=2)
+    assert abs(near.x - 10) <= 2 and abs(near.y - 12) <= 2
+    flat = np.zeros((3, size, size))
+    assert patch_tracker.track(flat, flat, (16, 16), search=2).contrast < patch_tracker.FLAT_CONTRAST
+    assert patch_tracker.search_for((10, 10), (13, 14), 64) == 9          # 5 px drag + 4 px margin
+    assert patch_tracker.default_radius(64) == 4 and patch_tracker.default_radius(256) == 16
+
+
+def test_patch_tracker_shares_no_code_with_the_drag():
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(patch_tracker))
+    imported = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+    assert imported <= {"__future__", "dataclasses", "numpy"}, imported
