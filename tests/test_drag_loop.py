@@ -110,3 +110,29 @@ def test_a_half_precision_model_drags_in_float32_and_keeps_its_dtype():
     r = drag(model, HANDLES, TARGETS, layout=layout, steps=2)
     assert r.layout.xs.dtype == torch.bfloat16 and r.image.dtype == torch.float32
     assert bool(torch.isfinite(r.handles).all())
+
+
+def test_the_reported_handles_are_where_the_content_is_in_the_returned_image(scene):
+    """final_handles is a distance in what the user sees: the original's patch around each handle,
+    found in the returned render (test_drag_content.py checks it against an independent detector)."""
+    from blobgan_core.drag.loop import R2_IMAGE_AT_128, TEMPLATE_AT_128, scaled_px
+    from blobgan_core.drag.tracking import image_templates, track_in_image
+
+    r = drag(scene, HANDLES, TARGETS, steps=6)
+    original = scene.render()
+    handles = torch.tensor([[16.0, 16.0]])
+    templates = image_templates(original[0], handles, round(scaled_px(TEMPLATE_AT_128, 32, 2.0)))
+    reach = (r.targets - handles).norm(dim=-1) + scaled_px(R2_IMAGE_AT_128, 32, 2.0)
+    found, _ = track_in_image(r.image[0], templates, handles, reach)
+    assert torch.equal(found, r.handles)
+    assert torch.equal(r.distances, (found - r.targets).norm(dim=-1))
+    assert all("match" in h for h in r.history if "returned_step" not in h)
+
+
+def test_tracking_on_features_is_still_available(scene):
+    r = drag(scene, HANDLES, TARGETS, steps=3, track_on="features", supervise_on="features")
+    assert "match" not in r.history[0] and r.handles.shape == (1, 2)
+    with pytest.raises(ValueError, match="track_on must be one of"):
+        drag(scene, HANDLES, TARGETS, track_on="pixels")
+    with pytest.raises(ValueError, match="supervise_on must be one of"):
+        drag(scene, HANDLES, TARGETS, supervise_on="rgb")

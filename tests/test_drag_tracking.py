@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from blobgan_core.drag.loop import DEFAULT_TRACK_PRIOR
-from blobgan_core.drag.tracking import reference_features, track_points
+from blobgan_core.drag.tracking import image_templates, reference_features, track_in_image, track_points
 
 
 def wave_map(shift=(0.0, 0.0), size: int = 32, channels: int = 16) -> torch.Tensor:
@@ -61,3 +61,28 @@ def test_the_prior_holds_flat_regions_and_leaves_distinctive_matches_alone(prior
     moved = torch.roll(f0, shifts=(-2, 3), dims=(1, 2))
     found = track_points(moved, refs, handles + torch.tensor([[1.0, 0.0]]), 4, 32, subpixel=False, prior=prior)
     assert torch.equal(found, handles + torch.tensor([3.0, -2.0]))
+
+
+# -- tracking on the render --------------------------------------------------------------------------
+
+def test_image_tracking_finds_integer_and_subpixel_shifts():
+    image = wave_map(channels=3)                                   # a smooth "render" [3,32,32]
+    handles = torch.tensor([[12.0, 15.0], [20.0, 11.0]])
+    templates = image_templates(image, handles, 3)
+    moved = torch.roll(image, shifts=(-2, 3), dims=(1, 2))         # content 3 px right, 2 px up
+    found, score = track_in_image(moved, templates, handles, torch.tensor([5.0, 5.0]), subpixel=False)
+    assert torch.equal(found, handles + torch.tensor([3.0, -2.0])) and bool((score > 0.999).all())
+    shift = torch.tensor([1.4, -0.7])
+    found, _ = track_in_image(wave_map(tuple(shift.tolist()), channels=3), templates, handles, torch.tensor([3.0, 3.0]))
+    assert float((found - handles - shift).norm(dim=-1).max()) < 0.2
+
+
+def test_image_tracking_searches_only_its_window_and_ignores_brightness():
+    image = wave_map(channels=3)
+    handles = torch.tensor([[14.0, 16.0]])
+    templates = image_templates(image, handles, 3)
+    far = torch.roll(image, shifts=8, dims=2)
+    found, _ = track_in_image(far, templates, handles, torch.tensor([2.0]))
+    assert float((found - handles).abs().max()) <= 2.5
+    found, score = track_in_image(image * 0.6 + 0.2, templates, handles, torch.tensor([3.0]))
+    assert torch.allclose(found, handles, atol=1e-4) and float(score[0]) > 0.999

@@ -1,5 +1,6 @@
 """DragGAN-style point dragging on BlobGAN layouts: a closed-form blob fit, then motion supervision on
-decoder features with point tracking, optimizing the geometry of the blobs under the handles.
+decoder features with point tracking in the rendered image, optimizing the geometry of the blobs under
+the handles.
 
     from blobgan_core.drag import drag
     result = drag(scene, handles='[{"x": 40, "y": 60}]', targets='[{"x": 52, "y": 60}]')

@@ -4,12 +4,17 @@
     result.layout, result.handles, result.image, result.frames, result.history
 
 1. Closed-form step (closed_form.py): each handle-owning blob is moved by the translation, similarity
-   or affine map its handles ask for; an instant, often sufficient edit.
-2. DragGAN loop, from there: each iteration renders the decoder up to the feature layer once, tracks
-   the handles (nearest neighbour of their original features), stops when every handle is within
-   ``tolerance`` of its target, else takes one Adam step on the motion-supervision loss (+ lambda x the
-   mask term) over the geometry of the involved blobs only.
+   or affine map its handles ask for; an instant first edit.
+2. DragGAN loop, from there: each iteration renders the scene once, tracks the handles *in the render*
+   (where the original's patch around each handle now is, tracking.track_in_image), stops when every
+   handle is within ``tolerance`` of its target, else takes one Adam step on the motion-supervision
+   loss on decoder features (+ lambda x the mask term) over the geometry of the involved blobs only.
+   The loop returns its best iterate, and the reported handles are found in the returned image: a
+   distance the drag reports is a distance in what the user sees.
 Deterministic: nothing random is drawn, and the feature sampling has a deterministic backward pass.
+
+``track_on="features"`` with ``supervise_on="features"`` is the method before issue 13 (tracking on the
+decoder features, which follow the splatted blob more than the rendered content).
 """
 
 from __future__ import annotations
@@ -26,10 +31,10 @@ from ..generator import BlobGAN, NoiseSpec
 from ..layout import Layout
 from .closed_form import closed_form_step
 from .features import decoder_features, layer_names, resolve_layer
-from .motion import fixed_region, mask_loss, motion_loss
+from .motion import fixed_region, mask_loss, motion_loss, template_motion_loss
 from .params import BlobParams
 from .points import check_inside, parse_drag_points, points_tensor, to_normalized, to_pixels
-from .tracking import reference_features, track_points
+from .tracking import image_templates, reference_features, track_in_image, track_points
 
 # Defaults; radii and the tolerance are in pixels at 128 px and scale with the resolution.
 DEFAULT_STEPS = 40
@@ -40,9 +45,16 @@ DEFAULT_FEATURE_PULL = 10.0  # weight of mean (phi - phi0)^2
 DEFAULT_LAMBDA = 20.0        # mask-term weight, DragGAN's lambda
 R1_AT_128 = 3.0
 R2_AT_128 = 6.0
+R2_IMAGE_AT_128 = 8.0        # image tracking: the search reaches this far past the drag's length
 TOLERANCE_AT_128 = 1.0
 INVOLVE_MIN_ALPHA = 0.1      # blobs with at least this alpha at some handle are optimized
-DEFAULT_TRACK_PRIOR = 0.3    # pull of tracking toward where the handle's blob carried it (0 = DragGAN)
+DEFAULT_TRACK_PRIOR = 0.3    # feature tracking: pull toward where the handle's blob carried it (0 = DragGAN)
+TRACK_ON = ("image", "features")
+SUPERVISE_ON = ("features", "image", "both")
+DEFAULT_TRACK_ON = "image"   # measured against "features" in docs/drag-points.md
+DEFAULT_SUPERVISE_ON = "features"  # measured against "image" and "both" in docs/drag-points.md
+TEMPLATE_AT_128 = 8.0        # image tracking: template half-size (a 17x17 px patch at 128 px, 9x9 at 64)
+IMAGE_MOTION_WEIGHT = 1.0    # weight of the render's motion term, with supervise_on="both"
 
 
 def scaled_px(value_at_128: float, resolution: int, minimum: float) -> float:
@@ -52,7 +64,7 @@ def scaled_px(value_at_128: float, resolution: int, minimum: float) -> float:
 @dataclass
 class DragResult:
     layout: Layout                        # the edited layout (batch 1), detached
-    handles: torch.Tensor                 # [P,2] final tracked handle positions, image pixels
+    handles: torch.Tensor                 # [P,2] where each handle's content is in ``image``, image pixels
     targets: torch.Tensor                 # [P,2] image pixels
     image: torch.Tensor | None            # [1,3,R,R] render of ``layout`` (official scale), or None
     frames: torch.Tensor | None           # [F,3,R,R]: original, after the closed form, every k-th step, final
@@ -71,7 +83,7 @@ class DragResult:
 
     @property
     def distances(self) -> torch.Tensor:
-        """[P] final handle-to-target distances in pixels."""
+        """[P] final handle-to-target distances in pixels (in the returned image, with image tracking)."""
         return (self.handles - self.targets).norm(dim=-1)
 
 
@@ -119,7 +131,8 @@ def drag(
     steps: int = DEFAULT_STEPS,
     lr: float = DEFAULT_LR,
     r1: float | None = None,            # motion patch radius, px (None/0: 3 px at 128 px, scaled)
-    r2: float | None = None,            # tracking half-window, px (None/0: 6 px at 128 px, scaled)
+    r2: float | None = None,            # tracking reach, px (None/0, features: a 6 px half-window at 128 px;
+                                        # image: 8 px at 128 px past the drag's length; scaled)
     lam: float = DEFAULT_LAMBDA,
     fit: str = "auto",                  # closed-form step: auto, translate, similarity, affine, none
     keep_area: bool = True,
@@ -127,7 +140,10 @@ def drag(
     feature_pull: float = DEFAULT_FEATURE_PULL,
     layer: str | None = None,           # decoder layer (None: the model's measured drag_layer, else default_layer)
     tolerance: float | None = None,     # stop distance, px (None: 1 px at 128 px, scaled, >= 0.5)
-    track_prior: float = DEFAULT_TRACK_PRIOR,  # 0: plain nearest-neighbour tracking, as DragGAN
+    track_prior: float = DEFAULT_TRACK_PRIOR,  # feature tracking only; 0: plain nearest neighbour, as DragGAN
+    track_on: str = DEFAULT_TRACK_ON,   # "image": the render (what the user sees); "features": the decoder layer
+    supervise_on: str = DEFAULT_SUPERVISE_ON,  # motion supervision on "features", "image" (the render) or "both"
+    template: float | None = None,      # image tracking template half-size, px (None: 8 px at 128, scaled)
     every: int = 0,                     # keep a frame every k iterations (0: only before/after)
     render: bool = True,                # render the final image
     progress: Callable[[int, int], None] | None = None,
@@ -154,12 +170,23 @@ def drag(
     for name, v in (("lr", lr), ("lam", lam), ("feature_pull", feature_pull)):
         if not v >= 0:
             raise ValueError(f"{name} must be >= 0, got {v}")
+    if track_on not in TRACK_ON:
+        raise ValueError(f"track_on must be one of {', '.join(TRACK_ON)}; got {track_on!r}")
+    if supervise_on not in SUPERVISE_ON:
+        raise ValueError(f"supervise_on must be one of {', '.join(SUPERVISE_ON)}; got {supervise_on!r}")
     r1 = r1 or scaled_px(R1_AT_128, res, 1.0)
+    r2_image = r2 or scaled_px(R2_IMAGE_AT_128, res, 2.0)
     r2 = r2 or scaled_px(R2_AT_128, res, 2.0)
     tolerance = tolerance or scaled_px(TOLERANCE_AT_128, res, 0.5)
+    template_r = max(1, round(template or scaled_px(TEMPLATE_AT_128, res, 2.0)))
     layer = resolve_layer(model, layer)
     if layer not in layer_names(model.config):
         raise ValueError(f"layer must be one of {', '.join(layer_names(model.config))}; got {layer!r}")
+    on_image = track_on == "image"
+    image_loss = supervise_on in ("image", "both")
+    feature_loss = supervise_on in ("features", "both")
+    need_image = on_image or image_loss
+    need_features = feature_loss or not on_image
 
     input_dtype = layout.xs.dtype
     # clones: tensors made under inference_mode (a ComfyUI scene's) cannot enter an autograd graph
@@ -169,18 +196,44 @@ def drag(
     target_px = points_tensor(ts, device, dtype)
     mask_img = _prepare_mask(mask, res, device, dtype)
 
-    def features(lay: Layout) -> torch.Tensor:
-        return decoder_features(model, lay.to(dtype=model_dtype), noise_list, layer)[0].float()
+    def forward(lay: Layout) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(render [C,R,R] or None, features [C,h,w] or None) of a layout, as the settings need them."""
+        lay = lay.to(dtype=model_dtype)
+        if not need_image:
+            return None, decoder_features(model, lay, noise_list, layer)[0].float()
+        if not need_features:
+            return model.generator(lay, noise=noise_list)[0].float(), None
+        if not image_loss:
+            # the render is only looked at (tracking): no graph through its later, larger layers
+            with torch.no_grad():
+                image = model.generator(lay, noise=noise_list)[0].float()
+            return image, decoder_features(model, lay, noise_list, layer)[0].float()
+        image, kept = model.generator(lay, noise=noise_list, keep=(layer,))
+        return image[0].float(), kept[layer][0].float()
 
     def render_image(lay: Layout) -> torch.Tensor:
         with torch.no_grad():
             return model.generator(lay.to(dtype=model_dtype), noise=noise_list).float()
 
-    frames = [render_image(layout)] if every else []
     with torch.no_grad():
-        fmap0 = features(layout)
-    refs = reference_features(fmap0, handles0, res)
-    fixed = fixed_region(mask_img, fmap0.shape[-1]) if mask_img is not None and lam > 0 else None
+        image0 = render_image(layout)[0]
+        fmap0 = decoder_features(model, layout.to(dtype=model_dtype), noise_list, layer)[0].float() \
+            if need_features else None
+    frames = [image0[None]] if every else []
+    refs = reference_features(fmap0, handles0, res) if not on_image else None
+    templates = image_templates(image0, handles0, template_r) if on_image else None
+    fixed = fixed_region(mask_img, fmap0.shape[-1]) if mask_img is not None and lam > 0 and feature_loss else None
+    fixed_img = (1 - mask_img) if mask_img is not None and lam > 0 and image_loss else None
+
+    # image tracking searches, for each handle, every place within reach of its drag (the drag's length
+    # plus r2) of where it started: the content is found wherever it went, not where the blob suggests
+    reach = (target_px - handles0).norm(dim=-1) + r2_image
+
+    def track(image, fmap, predicted):
+        """Handle positions [P,2] and, on the image, match scores [P] (None on features)."""
+        if on_image:
+            return track_in_image(image.detach(), templates, handles0, reach)
+        return track_points(fmap.detach(), refs, predicted, r2, res, prior=track_prior), None
 
     cf = closed_form_step(layout, to_normalized(handles0, res), to_normalized(target_px, res), fit=fit,
                           keep_area=keep_area)
@@ -210,14 +263,16 @@ def drag(
         lay = params.layout()
         need_grad = taken < steps and bool(involved)
         with torch.set_grad_enabled(need_grad):
-            fmap = features(lay)
+            image, fmap = forward(lay)
         new_frame = params.frames()
         predicted = to_pixels(_carry(to_normalized(current, res), carriers, frame, new_frame), res)
         frame = new_frame
-        current = track_points(fmap.detach(), refs, predicted, r2, res, prior=track_prior)
+        current, scores = track(image, fmap, predicted)
         dist = (current - target_px).norm(dim=-1)
         record = {"step": taken, "distance": float(dist.mean()), "max_distance": float(dist.max()),
                   "handles": current.tolist()}
+        if scores is not None:
+            record["match"] = scores.tolist()
         history.append(record)
         if best is None or record["distance"] < best[0]:
             best = (record["distance"], taken, lay.detach(), current.clone())
@@ -230,13 +285,23 @@ def drag(
             interrupted = True
             break
         active = dist > tolerance
-        m_loss = motion_loss(fmap, current, target_px, active, r1, res)
-        loss = m_loss
-        record["motion"] = m_loss.item()
+        loss = dist.new_zeros(())
+        if feature_loss:
+            m_loss = motion_loss(fmap, current, target_px, active, r1, res)
+            loss = loss + m_loss
+            record["motion"] = m_loss.item()
+        if image_loss:
+            i_loss = template_motion_loss(image, templates, current, target_px, active)
+            loss = loss + IMAGE_MOTION_WEIGHT * i_loss
+            record["motion_image"] = i_loss.item()
         if fixed is not None:
             k_loss = mask_loss(fmap, fmap0, fixed)
             loss = loss + lam * k_loss
             record["mask"] = k_loss.item()
+        if fixed_img is not None:
+            k_loss = mask_loss(image, image0, fixed_img)
+            loss = loss + lam * k_loss
+            record["mask_image"] = k_loss.item()
         if optimize_features and feature_pull > 0:
             loss = loss + feature_pull * params.feature_pull()
         record["loss"] = loss.item()
@@ -260,7 +325,10 @@ def drag(
     if best is not None and best[0] < history[-1]["distance"]:
         _, best_step, final, current = best
         history.append({"step": taken, "returned_step": best_step, "distance": best[0]})
-    image = render_image(final) if render or every else None
+    image = render_image(final) if render or every or on_image else None
+    if on_image:
+        # the reported handles are found in the very image returned: a distance in what the user sees
+        current, _ = track(image[0], None, current)
     if every:
         frames.append(image)
     return DragResult(

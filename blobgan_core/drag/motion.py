@@ -57,6 +57,33 @@ def motion_loss(
     return total
 
 
+def template_motion_loss(
+    image: torch.Tensor,       # [C,R,R] the current render (with gradient)
+    templates: torch.Tensor,   # [P,C,n,n] the original render's patches around the original handles
+    handles: torch.Tensor,     # [P,2] where each handle's content is now (tracked in the render), px
+    targets: torch.Tensor,     # [P,2] px
+    active: torch.Tensor,      # [P] bool
+) -> torch.Tensor:
+    """Motion supervision on the render with the original as the source: for each active handle p, the
+    render's patch one step along d must look like the original's patch at the handle,
+    ``mean_{o,c} |I(p + d + o) - T_i(o)|`` summed over handles.
+
+    DragGAN's term compares with the current patch (sg[F(q)]), so a patch that has already drifted from
+    what it showed is pushed along as it now is; here the reference is what the user pointed at, as in
+    GoodDrag's information-preserving motion supervision (Zhang et al., ICLR 2025).
+    """
+    n = templates.shape[-1]
+    offsets = torch.arange(-(n // 2), n // 2 + 1, device=image.device, dtype=image.dtype)
+    size = image.shape[-1]
+    total = image.new_zeros(())
+    for p, t, tpl, on in zip(handles, targets, templates, active):
+        if not bool(on):
+            continue
+        q = p + motion_step(p, t)
+        total = total + (sample_grid(image, q[0] + offsets, q[1] + offsets, size) - tpl).abs().mean()
+    return total
+
+
 def mask_loss(fmap: torch.Tensor, fmap0: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
     """mean |F - F0| over channels and pixels, weighted by ``fixed`` [h,w] (1 = must not change)."""
     return ((fmap - fmap0).abs() * fixed).mean()
