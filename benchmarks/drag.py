@@ -191,15 +191,62 @@ VARIANTS = {
     "full (closed form + loop)": dict(),
     "loop only (fit=none)": dict(fit="none"),
 }
+VARIANT_KEYS = {"closed": "closed form only", "full": "full (closed form + loop)", "loop": "loop only (fit=none)"}
+
+
+def chosen_variants(args) -> dict:
+    names = [VARIANT_KEYS[k] for k in args.variants.split(",")] if args.variants else list(VARIANTS)
+    return {n: VARIANTS[n] for n in names}
 
 
 def drag_options(args) -> dict:
     """The drag settings every variant shares, from the command line."""
-    return dict(steps=args.steps, lr=args.lr, layer=args.layer, track_prior=args.track_prior)
+    return dict(steps=args.steps, lr=args.lr, layer=args.layer, track_prior=args.track_prior,
+                track_on=args.track_on, supervise_on=args.supervise_on)
 
 
 def levels(img: torch.Tensor) -> torch.Tensor:
     return (img.float().clamp(-1, 1) + 1) * 127.5
+
+
+# -- the patch tracker: an image-space detector independent of the drag ----------------------------
+
+# the patch tracker's second template size: 1.5x its default (13x13 px at 64 px against 9x9), more context
+# around the handle; a drag that fitted one patch size without moving the content shows up here
+LARGE_PATCH = 1.5
+
+
+def patch_distances(original, edited, handles, targets, large: bool = False) -> list[float]:
+    """Per handle: distance (px) from its target to where the independent patch tracker
+    (blobgan_lab.metrics.patch_tracker) finds the original's patch around the handle in ``edited``."""
+    from blobgan_lab.metrics import patch_tracker
+
+    res = original.shape[-1]
+    radius = round(LARGE_PATCH * patch_tracker.default_radius(res)) if large else None
+    out = []
+    for h, t in zip(handles.tolist(), targets.tolist()):
+        found = patch_tracker.track(original, edited, h, search=patch_tracker.search_for(h, t, res), radius=radius)
+        out.append(float(((found.x - t[0]) ** 2 + (found.y - t[1]) ** 2) ** 0.5))
+    return out
+
+
+def patch_floor(original, handles, targets, large: bool = False) -> list[float]:
+    """Per handle: the patch tracker's error on a perfect move, the original translated by target - handle."""
+    from blobgan_lab.metrics import patch_tracker
+
+    res = original.shape[-1]
+    radius = round(LARGE_PATCH * patch_tracker.default_radius(res)) if large else None
+    return [patch_tracker.floor_error(original, h, [t[0] - h[0], t[1] - h[1]], radius=radius,
+                                      search=patch_tracker.search_for(h, t, res))
+            for h, t in zip(handles.tolist(), targets.tolist())]
+
+
+def flat_handles(original, handles) -> int:
+    """How many handles sit on a patch with almost no contrast (the patch tracker cannot see them move)."""
+    from blobgan_lab.metrics import patch_tracker
+
+    return sum(patch_tracker.track(original, original, h, search=0).contrast < patch_tracker.FLAT_CONTRAST
+               for h in handles.tolist())
 
 
 def run_suite(model, tasks, args) -> dict:
@@ -219,15 +266,22 @@ def run_suite(model, tasks, args) -> dict:
     t0, lay0, m0, _, _ = prepared[0]
     drag(model, t0["handles"], t0["targets"], layout=lay0, noise=t0["seed"], mask=m0, steps=2)
 
-    base = {"MD": [], "gap": []}
+    base = {"MD": [], "gap": [], "patch": [], "patch_large": [], "flat": 0}
+    floor = {"MD": [], "gap": [], "patch": [], "patch_large": []}
     for task, _, _, original, gt in prepared:
         base["MD"].append(float((task["handles"] - task["targets"]).norm(dim=-1).mean()))
         base["gap"].append(float((original - gt).abs().mean()))
+        image = original / 127.5 - 1
+        for large, key in ((False, "patch"), (True, "patch_large")):
+            base[key].append(statistics.mean(patch_distances(image, image, task["handles"], task["targets"], large)))
+            floor[key].append(statistics.mean(patch_floor(image, task["handles"], task["targets"], large)))
+        base["flat"] += flat_handles(image, task["handles"])
     results["no edit"] = summarize(base, res)
+    results["patch tracker floor (perfect translation)"] = summarize(floor, res)
 
-    for name, kw in VARIANTS.items():
-        rows = {"MD": [], "gap": [], "outside": [], "seconds": [], "steps": [], "converged": [], "loop_s": [],
-                "cpu_seconds": []}
+    for name, kw in chosen_variants(args).items():
+        rows = {key: [] for key in ("MD", "gap", "patch", "patch_large", "agree", "outside", "seconds", "steps",
+                                    "converged", "loop_s", "cpu_seconds")}
         for task, layout, mask, original, gt in prepared:
             opts = drag_options(args) | kw
             sync(model.device)
@@ -240,6 +294,11 @@ def run_suite(model, tasks, args) -> dict:
             keep = (1 - mask)
             rows["MD"].append(float(r.distances.mean()))
             rows["gap"].append(float((edited - gt).abs().mean()))
+            content = patch_distances(original / 127.5 - 1, r.image, task["handles"], task["targets"])
+            rows["patch"].append(statistics.mean(content))
+            rows["patch_large"].append(statistics.mean(
+                patch_distances(original / 127.5 - 1, r.image, task["handles"], task["targets"], large=True)))
+            rows["agree"].append(statistics.mean(abs(a - float(b)) for a, b in zip(content, r.distances)))
             rows["outside"].append(float(((edited - original).abs().mean(1)[0] * keep).sum() / keep.sum().clamp_min(1)))
             rows["seconds"].append(seconds)
             rows["steps"].append(r.steps)
@@ -251,9 +310,22 @@ def run_suite(model, tasks, args) -> dict:
 
 
 def summarize(rows: dict, res: int) -> dict:
-    out = {"MD_px": statistics.mean(rows["MD"]), "MD_median_px": statistics.median(rows["MD"]),
-           "MD_max_px": max(rows["MD"]), "gap": statistics.mean(rows["gap"])}
-    out["MD_at_128"] = out["MD_px"] * 128 / res
+    """Means over tasks; distances in px at ``res`` and (``*_at_128``) scaled to 128 px."""
+    out = {}
+    if rows["MD"]:
+        out.update({"MD_px": statistics.mean(rows["MD"]), "MD_median_px": statistics.median(rows["MD"]),
+                    "MD_max_px": max(rows["MD"]), "gap": statistics.mean(rows["gap"])})
+        out["MD_at_128"] = out["MD_px"] * 128 / res
+    if rows.get("patch"):
+        out["patch_MD_px"] = statistics.mean(rows["patch"])
+        out["patch_MD_median_px"] = statistics.median(rows["patch"])
+        out["patch_MD_at_128"] = out["patch_MD_px"] * 128 / res
+    if rows.get("patch_large"):
+        out["patch_large_MD_at_128"] = statistics.mean(rows["patch_large"]) * 128 / res
+    if rows.get("agree"):
+        out["agreement_at_128"] = statistics.mean(rows["agree"]) * 128 / res
+    if "flat" in rows:
+        out["flat_handles"] = rows["flat"]
     if "seconds" in rows:
         steps_with_loop = sum(s for s in rows["steps"])
         out.update({
@@ -285,15 +357,34 @@ def object_pixels(labels: torch.Tensor, kind: int) -> torch.Tensor:
     return torch.stack([xs, ys], -1).float()
 
 
-def object_centroid(labels: torch.Tensor, kind: int) -> torch.Tensor | None:
-    """Mean (x, y) [2] of the pixels labelled ``kind`` in labels [H,W], or None when fewer than half the
-    task minimum remain (the object vanished)."""
+def search_box(box, shift, size: int) -> tuple[int, int, int, int]:
+    """The union of an object's bounding box (x0, y0, x1, y1, inclusive) and the box moved by ``shift``
+    (rounded), grown by object_follow's margin: neutral between "stayed" and "went all the way"."""
+    from blobgan_lab.metrics.object_follow import BOX_MARGIN
+
+    dx, dy = round(float(shift[0])), round(float(shift[1]))
+    x0, y0, x1, y1 = box
+    return (max(0, min(x0, x0 + dx) - BOX_MARGIN), max(0, min(y0, y0 + dy) - BOX_MARGIN),
+            min(size - 1, max(x1, x1 + dx) + BOX_MARGIN), min(size - 1, max(y1, y1 + dy) + BOX_MARGIN))
+
+
+def object_centroid(labels: torch.Tensor, kind: int, box=None) -> torch.Tensor | None:
+    """Mean (x, y) [2] of the pixels labelled ``kind`` in labels [H,W] (inside ``box`` when given), or
+    None when fewer than half the task minimum remain (the object vanished)."""
+    if box is not None:
+        x0, y0, x1, y1 = box
+        inside = torch.full_like(labels, -1)
+        inside[y0:y1 + 1, x0:x1 + 1] = labels[y0:y1 + 1, x0:x1 + 1]
+        labels = inside
     pts = object_pixels(labels, kind)
     return pts.mean(0) if len(pts) >= OBJECT_MIN_AREA * labels.numel() / 2 else None
 
 
 def build_object_tasks(model: BlobGAN, n_scenes: int, net) -> list[dict]:
+    """One task per object: an 8-connected region of one kind covering at least 1 % of the picture (two
+    nightstands are two objects), dragged from its pixel nearest its centroid by a quarter of its width."""
     from blobgan_lab.data import LABEL_NAMES
+    from blobgan_lab.metrics.object_follow import connected_regions
     from blobgan_lab.metrics.segmenter import segment
 
     res = model.resolution
@@ -306,17 +397,21 @@ def build_object_tasks(model: BlobGAN, n_scenes: int, net) -> list[dict]:
         labels = segment(net, image)[0][0]
         for name in OBJECT_DRAG_KINDS:
             kind = LABEL_NAMES.index(name)
-            pts = object_pixels(labels, kind)
-            if len(pts) < OBJECT_MIN_AREA * res * res:
-                continue
-            centre = pts.mean(0)
-            h = pts[(pts - centre).norm(dim=1).argmin()]
-            width = float(pts[:, 0].max() - pts[:, 0].min() + 1)
-            length = min(max(0.25 * width, 3 * res / 128), 16 * res / 128)
-            angle = 2 * math.pi * float(torch.rand(1, generator=g))
-            t = (h + length * torch.tensor([math.cos(angle), math.sin(angle)])).clamp(2, res - 3)
-            tasks.append({"seed": seed, "kind": name, "label": kind, "layout": layout, "image": image,
-                          "handles": h[None], "targets": t[None], "goal": centre + (t - h)})
+            for region in connected_regions(labels == kind):
+                ys, xs = torch.nonzero(region, as_tuple=True)
+                if len(xs) < OBJECT_MIN_AREA * res * res:
+                    continue
+                pts = torch.stack([xs, ys], -1).float()
+                centre = pts.mean(0)
+                h = pts[(pts - centre).norm(dim=1).argmin()]
+                width = float(xs.max() - xs.min() + 1)
+                length = min(max(0.25 * width, 3 * res / 128), 16 * res / 128)
+                angle = 2 * math.pi * float(torch.rand(1, generator=g))
+                t = (h + length * torch.tensor([math.cos(angle), math.sin(angle)])).clamp(2, res - 3)
+                box = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
+                tasks.append({"seed": seed, "kind": name, "label": kind, "layout": layout, "image": image,
+                              "handles": h[None], "targets": t[None], "goal": centre + (t - h),
+                              "box": search_box(box, t - h, res)})
     return tasks
 
 
@@ -334,20 +429,31 @@ def run_object_suite(model, tasks, args, net) -> dict:
     res = model.resolution
 
     def error(image, task) -> float | None:
-        found = object_centroid(segment(net, image.float().cpu())[0][0], task["label"])
+        found = object_centroid(segment(net, image.float().cpu())[0][0], task["label"], task["box"])
         return None if found is None else float((found - task["goal"]).norm())
 
-    results = {}
+    def content(image, task, large=False) -> float:
+        return patch_distances(task["image"], image, task["handles"], task["targets"], large)[0]
+
+    results, patch, big, tracked, seconds = {}, {}, {}, {}, {}
     shifts = [(t["targets"] - t["handles"])[0] for t in tasks]
     results["no edit"] = [float(s.norm()) for s in shifts]
-    results["detector (perfect drag)"] = [error(translate(t["image"], s), t) for t, s in zip(tasks, shifts)]
-    tracked = {}
-    for name, kw in (("closed form only", dict(steps=0)), ("full (closed form + loop)", {})):
-        errors, tracked[name] = [], []
+    patch["no edit"] = [content(t["image"], t) for t in tasks]
+    big["no edit"] = [content(t["image"], t, True) for t in tasks]
+    floor = "detector floor (perfect translation)"
+    results[floor] = [error(translate(t["image"], s), t) for t, s in zip(tasks, shifts)]
+    patch[floor] = [patch_floor(t["image"], t["handles"], t["targets"])[0] for t in tasks]
+    big[floor] = [patch_floor(t["image"], t["handles"], t["targets"], True)[0] for t in tasks]
+    for name, kw in object_variants(args).items():
+        errors, patch[name], big[name], tracked[name], seconds[name] = [], [], [], [], []
         for task in tasks:
             opts = drag_options(args) | kw
+            t0 = time.perf_counter()
             r = drag(model, task["handles"], task["targets"], layout=task["layout"], noise=task["seed"], **opts)
+            seconds[name].append(time.perf_counter() - t0)
             errors.append(error(r.image, task))
+            patch[name].append(content(r.image, task))
+            big[name].append(content(r.image, task, True))
             tracked[name].append(float(r.distances.mean()))
         results[name] = errors
     out = {}
@@ -356,24 +462,40 @@ def run_object_suite(model, tasks, args, net) -> dict:
         lost = sum(e is None for e in errors)
         vals = [e if e is not None else float(s.norm()) for e, s in zip(errors, shifts)]
         row = {"object_MD_px": statistics.mean(vals), "object_MD_median_px": statistics.median(vals),
-               "object_MD_at_128": statistics.mean(vals) * 128 / res, "lost": lost}
+               "object_MD_at_128": statistics.mean(vals) * 128 / res, "lost": lost,
+               "patch_MD_px": statistics.mean(patch[name]), "patch_MD_median_px": statistics.median(patch[name]),
+               "patch_MD_at_128": statistics.mean(patch[name]) * 128 / res,
+               "patch_large_MD_at_128": statistics.mean(big[name]) * 128 / res}
         if name in tracked:
             row["tracked_MD_px"] = statistics.mean(tracked[name])
+            row["tracked_MD_at_128"] = row["tracked_MD_px"] * 128 / res
+            row["agreement_at_128"] = statistics.mean(
+                abs(a - b) for a, b in zip(tracked[name], patch[name])) * 128 / res
+            row["seconds_mean"] = statistics.mean(seconds[name])
         out[name] = row
     return out
 
 
+def object_variants(args) -> dict:
+    return {n: kw for n, kw in chosen_variants(args).items() if n != "loop only (fit=none)"}
+
+
 def print_object_suite(tasks, results, res) -> None:
     kinds = sorted({t["kind"] for t in tasks})
-    print(f"\nobject suite: {len(tasks)} drags of segmented objects ({', '.join(kinds)}), no mask")
-    print(f"{'variant':<27} {'object MD':>9} {'@128':>6} {'median':>6} {'lost':>4} {'tracked MD':>10}")
+    print(f"\nobject suite: {len(tasks)} drags of segmented objects ({', '.join(kinds)}), no mask; px at 128 px")
+    print(f"{'variant':<38} {'object':>6} {'median':>6} {'lost':>4} {'patch':>6} {'median':>6} {'p.big':>6} "
+          f"{'tracked':>7} {'agree':>6} {'s/edit':>6}")
+    scale = 128 / res
     for name, r in results.items():
-        tracked = f"{r['tracked_MD_px']:10.2f}" if "tracked_MD_px" in r else ""
-        print(f"{name:<27} {r['object_MD_px']:9.2f} {r['object_MD_at_128']:6.2f} {r['object_MD_median_px']:6.2f} "
-              f"{r['lost']:4d} {tracked}")
-    print(f"object MD: segmented object centroid to (original centroid + drag), px at {res}; 'detector' is "
-          "the score of a perfect drag (the original image translated), the floor of this measurement;\n"
-          "tracked MD: the drag's own tracked handle to target.")
+        print(f"{name:<38} {r['object_MD_at_128']:6.2f} {r['object_MD_median_px'] * scale:6.2f} {r['lost']:4d} "
+              f"{r['patch_MD_at_128']:6.2f} {r['patch_MD_median_px'] * scale:6.2f} {r['patch_large_MD_at_128']:6.2f} "
+              f"{_cell(r, 'tracked_MD_at_128', '.2f', 7)} {_cell(r, 'agreement_at_128', '.2f', 6)} "
+              f"{_cell(r, 'seconds_mean', '.3f', 6)}")
+    print("object: segmented object centroid to (original centroid + drag) (the room segmenter as detector); "
+          "patch: the content under the handle, found by the independent patch tracker, to the target (p.big: "
+          "with a template 1.5x as large); "
+          "tracked: the drag's reported handle to target; agree: mean |tracked - patch|;\n"
+          "the floor row is each detector's score on a perfect drag (the original image translated by the drag).")
 
 
 # -- layer choice ------------------------------------------------------------------------------------
@@ -485,6 +607,13 @@ def main(argv=None):
     ap.add_argument("--layer", default=None, help="decoder feature layer for the drag (default: the drag default)")
     ap.add_argument("--track-prior", type=float, default=None, dest="track_prior",
                     help="tracking prior of the drag (default: the drag default)")
+    ap.add_argument("--track-on", choices=("image", "features"), default=None, dest="track_on",
+                    help="where the drag tracks the handles (default: the drag default, the render; 'features' "
+                         "with --supervise-on features is the method before issue 13)")
+    ap.add_argument("--supervise-on", choices=("image", "features", "both"), default=None, dest="supervise_on",
+                    help="where motion supervision acts (default: the drag default)")
+    ap.add_argument("--variants", default="", help="comma list of closed, full, loop (default: all; the "
+                                                  "object suite runs closed and full)")
     ap.add_argument("--choose-layer", action="store_true")
     ap.add_argument("--write", action="store_true",
                     help="with --choose-layer: store the best layer in the model file's drag_layer metadata "
@@ -493,10 +622,18 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    from blobgan_core.drag.loop import DEFAULT_LR, DEFAULT_STEPS, DEFAULT_TRACK_PRIOR
+    from blobgan_core.drag.loop import (
+        DEFAULT_LR,
+        DEFAULT_STEPS,
+        DEFAULT_SUPERVISE_ON,
+        DEFAULT_TRACK_ON,
+        DEFAULT_TRACK_PRIOR,
+    )
     args.steps = DEFAULT_STEPS if args.steps is None else args.steps
     args.lr = DEFAULT_LR if args.lr is None else args.lr
     args.track_prior = DEFAULT_TRACK_PRIOR if args.track_prior is None else args.track_prior
+    args.track_on = args.track_on or DEFAULT_TRACK_ON
+    args.supervise_on = args.supervise_on or DEFAULT_SUPERVISE_ON
 
     model, label = get_model(args)
     res = model.resolution
@@ -539,23 +676,44 @@ def run_blobs(model, args, report, layer: str) -> None:
     tasks = build_tasks(model, args.scenes)
     print(f"\nblob suite: {len(tasks)} tasks ({sum(t['kind'] == 'move' for t in tasks)} move, "
           f"{sum(t['kind'] == 'pair' for t in tasks)} pair) on {args.scenes} scenes; steps {args.steps}, "
-          f"lr {args.lr}, feature layer {layer}, tracking prior {args.track_prior}")
+          f"lr {args.lr}, feature layer {layer}, tracking on the {args.track_on}"
+          + (f" (prior {args.track_prior})" if args.track_on == "features" else "")
+          + f", motion supervision on {args.supervise_on}")
     report["tasks"] = len(tasks)
     report["results"] = run_suite(model, tasks, args)
-    print(f"\n{'variant':<27} {'MD px':>6} {'@128':>6} {'median':>6} {'max':>6} {'GT gap':>6} {'outside':>7} "
+    print_blob_suite(report["results"], model.resolution)
+
+
+def _cell(row: dict, key: str, spec: str, width: int) -> str:
+    return format(row[key], spec).rjust(width) if key in row else "".rjust(width)
+
+
+def print_blob_suite(results: dict, res: int) -> None:
+    print(f"\n{'variant':<42} {'tracked':>7} {'patch':>6} {'agree':>6} {'p.med':>6} {'p.big':>6} {'GT gap':>6} "
+          f"{'outside':>7} "
           f"{'conv':>5} {'s/edit':>7} {'max s':>6} {'cpu s':>6} {'steps':>5} {'it/s':>6}")
-    for name, r in report["results"].items():
-        extra = ""
+    for name, r in results.items():
+        scale = 128 / res
+        line = (f"{name:<42} {_cell(r, 'MD_at_128', '.2f', 7)} {_cell(r, 'patch_MD_at_128', '.2f', 6)} "
+                f"{_cell(r, 'agreement_at_128', '.2f', 6)} "
+                f"{format(r['patch_MD_median_px'] * scale, '.2f').rjust(6) if 'patch_MD_median_px' in r else '':>6} "
+                f"{_cell(r, 'patch_large_MD_at_128', '.2f', 6)} {_cell(r, 'gap', '.2f', 6)}")
         if "outside" in r:
-            extra = (f" {r['outside']:7.2f} {r['converged']:5.0%} {r['seconds_mean']:7.3f} "
+            line += (f" {r['outside']:7.2f} {r['converged']:5.0%} {r['seconds_mean']:7.3f} "
                      f"{r['seconds_max']:6.2f} {r['cpu_seconds_mean']:6.3f} {r['steps_mean']:5.1f} "
                      f"{r['it_per_s']:6.1f}")
-        print(f"{name:<27} {r['MD_px']:6.2f} {r['MD_at_128']:6.2f} {r['MD_median_px']:6.2f} "
-              f"{r['MD_max_px']:6.2f} {r['gap']:6.2f}{extra}")
-    print("\nMD: tracked handle to target; GT gap / outside: mean abs difference in 8-bit levels "
-          "(to the paired edit / to the original outside the mask);\n"
-          "s/edit: wall seconds; cpu s: process CPU seconds per edit (all threads; on a shared machine the "
-          "wall time includes waiting for a core).")
+        print(line)
+    flat = results.get("no edit", {}).get("flat_handles")
+    print(f"\nDistances in px at 128 px (x{128 / res:g} at {res} px). tracked: the drag's reported handle to target "
+          "(DragGAN's MD, the method's own detector); patch: where the independent patch tracker "
+          "(blobgan_lab.metrics.patch_tracker) finds the content under each handle, to its target, mean (p.med: "
+          "median; p.big: the same with a template 1.5x as large); agree: mean |tracked - patch| per handle; the "
+          "floor row is the patch tracker's error on the "
+          "original translated by each drag"
+          + (f"; {flat} handles sit on flat patches (contrast < 4 levels)" if flat is not None else "") + ".\n"
+          "GT gap / outside: mean abs difference in 8-bit levels (to the paired edit / to the original outside "
+          "the mask); s/edit: wall seconds; cpu s: process CPU seconds per edit (all threads; on a shared machine "
+          "the wall time includes waiting for a core).")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,14 @@ What it measures (definitions in blobgan_lab/metrics/*.py):
   blobs per scene, blobs whose main label is an object, each blob's usual kinds, and how much of each
   object lies in a single blob (object concentration).
 
+* Drag Points, judged by the pixels: the drag benchmark's object suite (``benchmarks/drag.py --suite
+  objects``) on ``--drag-scenes`` scenes: each segmented object is dragged by a quarter of its width with
+  the closed-form step alone and with the full Drag Points; how far from its target the content ends,
+  by two detectors independent of the drag (the room segmenter's object centroid, and a patch tracker,
+  ``blobgan_lab.metrics.patch_tracker``, on the content under the handle), next to the distance Drag
+  Points reports, with "no edit" and each detector's floor (its score on the image translated by the
+  drag). Distances at 128 px scale. ``--drag-scenes 0`` skips it.
+
 With ``--figures DIR``: samples_t0.png / samples_t0.4.png (first 64 samples, 2x), blobmaps_t*.png
 (their labelled blob maps), real_rooms.png, segmentation.png (generated and real rooms with the
 segmenter's labels, real ones also with their true labels), edit_strip.png (scene 0's largest blob
@@ -189,6 +197,22 @@ def measure_ownership(model, images, layouts, net, timings) -> tuple[dict, dict]
     return summary, {"labeller": labeller, "labels": gen_labels}
 
 
+def measure_drag(model, scenes, net, timings) -> dict:
+    """The drag benchmark's object suite with the drag's defaults (see benchmarks/drag.py)."""
+    import drag as drag_benchmark  # benchmarks/drag.py
+
+    from blobgan_core.drag import loop
+
+    t = time.perf_counter()
+    args = argparse.Namespace(steps=loop.DEFAULT_STEPS, lr=loop.DEFAULT_LR, layer=None,
+                              track_prior=loop.DEFAULT_TRACK_PRIOR, track_on=loop.DEFAULT_TRACK_ON,
+                              supervise_on=loop.DEFAULT_SUPERVISE_ON, variants="")
+    tasks = drag_benchmark.build_object_tasks(model, scenes, net)
+    rows = drag_benchmark.run_object_suite(model, tasks, args, net) if tasks else {}
+    timings["drag_s"] = time.perf_counter() - t
+    return {"tasks": len(tasks), "kinds": sorted({task["kind"] for task in tasks}), "rows": rows}
+
+
 # -- output ------------------------------------------------------------------------------------------
 
 def machine() -> dict:
@@ -261,7 +285,28 @@ def print_report(result: dict) -> None:
              for kind, v in own["per_kind"].items() if kind in OBJECT_KINDS]
     if kinds:
         print("  object kinds, the blob that carries each most often: " + "; ".join(kinds))
+    if "drag" in result:
+        print_drag(result["drag"], s)
     print("\ntimings (s): " + ", ".join(f"{k[:-2]} {v:.1f}" for k, v in result["timings"].items()))
+
+
+def print_drag(drag: dict, settings: dict) -> None:
+    print(f"\nDrag Points judged by the pixels: {drag['tasks']} segmented objects in {settings['drag_scenes']} "
+          "scenes, each dragged a quarter of its width from its pixel nearest the centroid; distance of the content "
+          "from its target, px at 128 px scale")
+    if not drag["rows"]:
+        print("  no object found (the segmenter sees none in this model's scenes)")
+        return
+    print(f"  {'':<38} {'object':>7} {'patch':>7} {'tracked':>8} {'agree':>6} {'lost':>5} {'s/edit':>7}")
+    for name, r in drag["rows"].items():
+        tracked = f"{r['tracked_MD_at_128']:8.2f}" if "tracked_MD_at_128" in r else " " * 8
+        agree = f"{r['agreement_at_128']:6.2f}" if "agreement_at_128" in r else " " * 6
+        seconds = f"{r['seconds_mean']:7.3f}" if "seconds_mean" in r else " " * 7
+        print(f"  {name:<38} {r['object_MD_at_128']:7.2f} {r['patch_MD_at_128']:7.2f} {tracked} {agree} "
+              f"{r['lost']:5d} {seconds}")
+    print("  object: the segmented object's centroid to (original centroid + drag); patch: the content under the "
+          "handle by the independent patch tracker; tracked: the distance Drag Points reports; agree: mean "
+          "|tracked - patch|;\n  the floor row is each detector's score on the image translated by the drag")
 
 
 def main(argv=None) -> int:
@@ -272,6 +317,8 @@ def main(argv=None) -> int:
     ap.add_argument("--locality-scenes", type=int, default=100)
     ap.add_argument("--follow-scenes", type=int, default=100)
     ap.add_argument("--ownership-scenes", type=int, default=500)
+    ap.add_argument("--drag-scenes", type=int, default=12,
+                    help="scenes for the Drag Points check (its object suite; 0 = skip)")
     ap.add_argument("--segmenter", default=None, help="labeller weights (default: the shipped ones)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     ap.add_argument("--out", default=None, help="write the numbers as JSON here")
@@ -280,6 +327,8 @@ def main(argv=None) -> int:
     for name in ("n", "locality_scenes", "follow_scenes", "ownership_scenes"):
         if getattr(args, name) < 1:
             raise SystemExit(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.drag_scenes < 0:
+        raise SystemExit(f"--drag-scenes must be >= 0, got {args.drag_scenes}")
     if args.threads:
         torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -294,7 +343,7 @@ def main(argv=None) -> int:
                           "move_px": round(locality.MOVE_FRACTION * model.resolution),
                           "swd": {"patch": swd.PATCH_SIZE, "patches_per_image": swd.PATCHES_PER_IMAGE,
                                   "directions": swd.N_DIRECTIONS, "repeats": swd.N_REPEATS},
-                          "real_indices": [REAL_A_START, REAL_B_START]}
+                          "real_indices": [REAL_A_START, REAL_B_START], "drag_scenes": args.drag_scenes}
     result["swd"], sets = measure_swd(model, args.n, args.seed, timings)
     result["locality"], moves = measure_locality(model, args.locality_scenes, args.seed, net, timings)
     result["follow"] = measure_follow(model, args.follow_scenes, args.seed, net, timings)
@@ -302,6 +351,8 @@ def main(argv=None) -> int:
     m = result["settings"]["ownership_scenes"]
     result["ownership"], extra = measure_ownership(model, images[:m], layouts.select(slice(0, m)), net, timings)
     result["labeller"] = extra["labeller"]
+    if args.drag_scenes > 0:
+        result["drag"] = measure_drag(model, args.drag_scenes, net, timings)
     if args.figures:
         t = time.perf_counter()
         result["figures"] = figures.write_figures(Path(args.figures), model, sets, extra["labels"], result, net,
