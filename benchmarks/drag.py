@@ -24,17 +24,23 @@ The task suite (fixed seeds, so every run sees the same tasks):
 * The mask given to the drag (and used for "outside change") is the blob's footprint (alpha > 0.1)
   before and after the paired edit, dilated by r2.
 
-The object suite (``--suite objects``) checks the same drags with a detector that owes nothing to the
-drag: the room segmenter (blobgan_lab.metrics.segmenter, trained only on procedural rooms, whose
-object positions are known) labels each scene; every object kind covering at least 1 % of the image is
-a task: one handle at the object pixel nearest its centroid, dragged by a quarter of the object's
-width (3..16 px at 128 px) in a seeded direction, no mask. Object MD = the distance between the
-object's centroid in the edited image (segmented again) and its original centroid plus the drag. Its
-floor, the "detector" row, is the same measurement on the original image translated by each drag: what
-a perfect drag would score, i.e. the segmenter's own translation error.
+The object suite (``--suite objects``) checks the same kind of drags with detectors that owe nothing to
+the drag: the room segmenter (blobgan_lab.metrics.segmenter, trained only on procedural rooms, whose
+object positions are known) labels each scene; every object (an 8-connected region of one kind)
+covering at least 1 % of the image is a task: one handle at the object pixel nearest its centroid,
+dragged by a quarter of the object's width (3..16 px at 128 px) in a seeded direction, no mask. Object
+MD = the distance between the object's centroid in the edited image (segmented again, inside the union
+of its box before and after the drag: neutral between stayed and moved) and its original centroid plus
+the drag. Its floor, the "detector" row, is the same measurement on the original image translated by
+each drag: what a perfect drag would score, i.e. the segmenter's own translation error.
 
-Metrics: MD = mean distance between the tracked final handles and their targets (DragGAN's MD with
-our tracker as the detector), in pixels and scaled to 128 px; the share of edits that converged;
+Both suites also report the content distance by the lab's patch tracker
+(blobgan_lab.metrics.patch_tracker, no code shared with the drag): where the original's patch around
+each handle is in the edited image, to its target ("patch", and "p.big" with a 1.5x larger template),
+its floor on the image translated by each drag, and "agree": the mean |reported - patch| per handle.
+
+Metrics: MD / tracked = mean distance between the final handles Drag Points reports and their targets
+(DragGAN's MD with the drag's own tracker as the detector), scaled to 128 px; the share of edits that converged;
 the mean |edited - original| outside the mask (8-bit levels); seconds per edit; iterations per
 second (optimizer steps / wall time of the edits that took steps). Variants: the closed-form step
 alone (steps=0), the full method, and the loop without the closed-form step (fit=none).

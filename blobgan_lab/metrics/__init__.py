@@ -7,5 +7,7 @@
 - :mod:`.ownership`: which object kind each blob tends to carry.
 - :mod:`.segmenter`: the labeller both of the last two rely on, a small network trained on the
   labelled procedural rooms only.
+- :mod:`.patch_tracker`: where the content under a point of one image is in another (normalized
+  cross-correlation of patches), the drag benchmarks' detector that shares no code with the drag.
 - :mod:`.figures`: the model card's PNG figures.
 """
