@@ -40,7 +40,8 @@ moved across the picture, renders over blob maps), object_strip.png (the same fo
 of scene 0, its owning blobs moved together) and ownership.png (blob x kind heat map).
 
 Everything is seeded: the same model and ``--seed`` give the same numbers on the same machine. At
-64 px with the defaults it takes about 2.5 minutes on one thread of a busy 2-core CPU.
+64 px with the defaults it takes about 2.5 minutes on one thread of a busy 2-core CPU, and the Drag
+Points check about a minute more.
 """
 
 from __future__ import annotations
