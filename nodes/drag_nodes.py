@@ -24,8 +24,9 @@ class DragPoints:
     DESCRIPTION = ("Drags points of a scene, DragGAN-style: each handle point moves to its target point and "
                    "takes the image content under it along. First the blob under each handle is moved, "
                    "turned or stretched in one step to fit its handles; then a short optimization (motion "
-                   "supervision on decoder features, with point tracking) refines the blobs under the "
-                   "handles until every handle is within about 1 px of its target. Only those blobs change; "
+                   "supervision on decoder features, with the handles tracked in the rendered image) refines "
+                   "the blobs under the handles until the content under every handle is about 1 px from its "
+                   "target in the picture. Only those blobs change; "
                    "an optional mask limits where the image may change. Points are in image pixels of the "
                    "render. See docs/drag-points.md.")
     CATEGORY = "BlobGAN"
@@ -68,8 +69,9 @@ class DragPoints:
                                "0 = auto (3 px at 128 px, scaled with the resolution)."}),
                 "r2": ("FLOAT", {
                     "default": 0.0, "min": 0.0, "max": 64.0, "step": 0.5,
-                    "tooltip": "Half-size of the window point tracking searches, in image pixels. "
-                               "0 = auto (6 px at 128 px, scaled with the resolution)."}),
+                    "tooltip": "How far past the drag's own length point tracking searches the render for "
+                               "the handle's content, in image pixels. 0 = auto (8 px at 128 px, scaled with "
+                               "the resolution)."}),
                 "lambda_mask": ("FLOAT", {
                     "default": DEFAULT_LAMBDA, "min": 0.0, "max": 1000.0, "step": 1.0,
                     "tooltip": "DragGAN's lambda: how strongly the features outside the mask are held to the "
