@@ -148,6 +148,7 @@ OpFunction = Callable[[Layout, list[int], int, dict, _Context], tuple[Layout, li
 class Op:
     fields: dict[str, tuple[str, object]]  # field -> (kind, default or REQUIRED); kinds: see _check_field
     apply: OpFunction
+    limits: tuple[str, ...] = ()           # what the op can push past a limit: "centre", "size", "shape"
 
 
 REQUIRED = object()
@@ -195,13 +196,15 @@ def _restyle(layout, ids, k, a, ctx):
 # The edit-list language, one entry per op (docs/edit-list.md; web/js mirrors it). A new op is one entry
 # here, one in the widget's registry, a case in the shared fixture and a line in the docs.
 OPS: dict[str, Op] = {
-    "move": Op({"dx": _NUMBER, "dy": _NUMBER}, _same_ids(lambda lay, k, a: move_blob(lay, k, a["dx"], a["dy"]))),
-    "resize": Op({"scale": _POSITIVE}, _same_ids(lambda lay, k, a: scale_blob(lay, k, a["scale"]))),
-    "set_size": Op({"size": _NUMBER}, _same_ids(lambda lay, k, a: set_blob_size(lay, k, a["size"]))),
-    "reshape": Op({"aspect": _POSITIVE}, _same_ids(lambda lay, k, a: reshape_blob(lay, k, a["aspect"]))),
-    "rotate": Op({"degrees": _NUMBER}, _same_ids(lambda lay, k, a: rotate_blob(lay, k, a["degrees"]))),
+    "move": Op({"dx": _NUMBER, "dy": _NUMBER}, _same_ids(lambda lay, k, a: move_blob(lay, k, a["dx"], a["dy"])),
+               ("centre",)),
+    "resize": Op({"scale": _POSITIVE}, _same_ids(lambda lay, k, a: scale_blob(lay, k, a["scale"])), ("size",)),
+    "set_size": Op({"size": _NUMBER}, _same_ids(lambda lay, k, a: set_blob_size(lay, k, a["size"])), ("size",)),
+    "reshape": Op({"aspect": _POSITIVE}, _same_ids(lambda lay, k, a: reshape_blob(lay, k, a["aspect"])),
+                  ("shape",)),
+    "rotate": Op({"degrees": _NUMBER}, _same_ids(lambda lay, k, a: rotate_blob(lay, k, a["degrees"])), ("shape",)),
     "remove": Op({}, _same_ids(lambda lay, k, a: hide_blob(lay, k))),
-    "duplicate": Op({"dx": ("number", 0.0), "dy": ("number", 0.0)}, _duplicate),
+    "duplicate": Op({"dx": ("number", 0.0), "dy": ("number", 0.0)}, _duplicate, ("centre",)),
     "restyle": Op({"source_blob": ("source_blob", REQUIRED), "style": ("bool", True),
                    "structure": ("bool", False), "scene": ("scene", "source")}, _restyle),
     "forward": Op({}, _to_depth(lambda k, n: min(k + 1, n - 1))),
@@ -294,25 +297,35 @@ def apply_edits(layout: Layout, edits, source: Layout | None = None) -> tuple[La
         where = f"edit #{i} ({e.op})"
         if e.blob not in ids:
             raise EditError(f"{where}: no blob with id {e.blob}; valid ids: 0..{len(ids) - 1}")
-        layout, ids = OPS[e.op].apply(layout, ids, ids.index(e.blob), e.args, _Context(original, source, where))
-        _check_blob(layout, ids.index(e.blob), where)
-        if e.op == "duplicate":
-            _check_blob(layout, len(ids) - 1, where)
+        op = OPS[e.op]
+        layout, ids = op.apply(layout, ids, ids.index(e.blob), e.args, _Context(original, source, where))
+        if op.limits:
+            # a duplicate is the new blob, drawn last; any other op changes the blob it names
+            _check_blob(layout, len(ids) - 1 if e.op == "duplicate" else ids.index(e.blob), where, op.limits)
     return layout, ids
 
 
-def _check_blob(layout: Layout, k: int, where: str) -> None:
-    """Refuse an edit that leaves blob k unrenderable (see MAX_CENTRE, MAX_SIZE, MAX_ELONGATION)."""
-    centre = torch.stack([layout.xs[:, k], layout.ys[:, k]], -1)              # [N,2]
-    size = layout.sizes[:, k + 1]                                            # [N]
+def _check_blob(layout: Layout, k: int, where: str, limits: tuple[str, ...]) -> None:
+    """Refuse an edit that leaves blob k unrenderable: ``limits`` names what the edit changed ("centre",
+    "size", "shape"; see MAX_CENTRE, MAX_SIZE, MAX_ELONGATION)."""
+    if "centre" in limits:
+        centre = torch.stack([layout.xs[:, k], layout.ys[:, k]], -1)          # [N,2]
+        if not float(centre.abs().max()) <= MAX_CENTRE:                      # NaN fails this too
+            raise EditError(f"{where} would move its blob to {_show(centre[0].tolist())}; centres must stay "
+                            f"within +-{MAX_CENTRE:g} image widths")
+    if "size" in limits:
+        size = layout.sizes[:, k + 1]                                        # [N]
+        if not float(size.max()) <= MAX_SIZE or not bool(torch.isfinite(size).all()):
+            raise EditError(f"{where} would grow its blob to size {float(size.max()):g}; at most {MAX_SIZE:g}")
+    if "shape" not in limits:
+        return
     cov = layout.covs[:, k].double()                                         # [N,2,2]
-    if not bool(torch.isfinite(centre).all()) or float(centre.abs().max()) > MAX_CENTRE:
-        raise EditError(f"{where} would move its blob to {_show(centre[0].tolist())}; centres must stay "
-                        f"within +-{MAX_CENTRE:g} image widths")
-    if not bool(torch.isfinite(size).all()) or float(size.max()) > MAX_SIZE:
-        raise EditError(f"{where} would grow its blob to size {float(size.max()):g}; at most {MAX_SIZE:g}")
-    eig = torch.linalg.eigvalsh(cov) if bool(torch.isfinite(cov).all()) else cov.new_full((1, 2), math.nan)
-    ratio = float((eig[:, 1] / eig[:, 0]).max().sqrt()) if bool((eig[:, 0] > 0).all()) else math.inf
+    # eigenvalues of a symmetric 2x2 in closed form, in float64: cheaper than a LAPACK call per edit
+    half_trace = (cov[:, 0, 0] + cov[:, 1, 1]) / 2
+    root = (((cov[:, 0, 0] - cov[:, 1, 1]) / 2) ** 2 + cov[:, 0, 1] * cov[:, 1, 0]).clamp(min=0).sqrt()
+    small, large = half_trace - root, half_trace + root
+    ok = bool(torch.isfinite(cov).all()) and bool((small > 0).all())
+    ratio = float((large / small).max().sqrt()) if ok else math.inf
     if not ratio <= MAX_ELONGATION:
         raise EditError(f"{where} would stretch its blob to an axis ratio of {ratio:.3g}; at most "
                         f"{MAX_ELONGATION:g} (use an aspect closer to 1)")
