@@ -12,12 +12,14 @@ import math
 from .errors import input_error
 
 
-def _declared(cls) -> dict[str, tuple]:
+def declared_inputs(cls) -> dict[str, dict]:
+    """name -> {"type", "options", "section"} of a node class, in declaration order (required, optional,
+    hidden). The one reading of INPUT_TYPES: these checks and the headless runner share it."""
     out = {}
-    for section in ("required", "optional"):
+    for section in ("required", "optional", "hidden"):
         for name, spec in cls.INPUT_TYPES().get(section, {}).items():
             spec = spec if isinstance(spec, (tuple, list)) else (spec,)
-            out[name] = (spec[0], spec[1] if len(spec) > 1 else {})
+            out[name] = {"type": spec[0], "options": spec[1] if len(spec) > 1 else {}, "section": section}
     return out
 
 
@@ -72,10 +74,11 @@ def checked_inputs(node: str, *, own: tuple[str, ...] = ()):
         @functools.wraps(method)
         def run(self, *args, **kwargs):
             bound = signature.bind(self, *args, **kwargs)
-            declared = _declared(cls)
+            declared = declared_inputs(cls)
             for name, value in bound.arguments.items():
-                if name in declared and name not in own:
-                    bound.arguments[name] = check_value(node, name, *declared[name], value)
+                d = declared.get(name)
+                if d is not None and d["section"] != "hidden" and name not in own:
+                    bound.arguments[name] = check_value(node, name, d["type"], d["options"], value)
             return method(*bound.args, **bound.kwargs)
 
         setattr(cls, cls.FUNCTION, run)

@@ -22,6 +22,7 @@ import torch
 from blobgan_core.images import save_comfy_images
 
 from . import comfy
+from .inputs import declared_inputs
 
 SAVE_NODES = {"SaveImage": ["filename_prefix"], "PreviewImage": []}  # core class -> widget names
 VIRTUAL_NODES = {"Note", "MarkdownNote", "Reroute", "PrimitiveNode"}
@@ -42,21 +43,11 @@ def node_classes() -> dict[str, type]:
     return dict(NODE_CLASS_MAPPINGS)
 
 
-def _declared_inputs(cls) -> dict[str, dict]:
-    """name -> {"type", "options", "section"} in declaration order (required, optional, hidden)."""
-    out = {}
-    for section in ("required", "optional", "hidden"):
-        for name, spec in cls.INPUT_TYPES().get(section, {}).items():
-            spec = spec if isinstance(spec, (tuple, list)) else (spec,)
-            out[name] = {"type": spec[0], "options": spec[1] if len(spec) > 1 else {}, "section": section}
-    return out
-
-
 def widget_names(cls) -> list[str | None]:
     """Names of the widgets a node shows, in the order of the UI format's ``widgets_values``; None marks
     the extra "control after generate" value the frontend saves after a seed widget."""
     names: list[str | None] = []
-    for name, d in _declared_inputs(cls).items():
+    for name, d in declared_inputs(cls).items():
         t, opts = d["type"], d["options"]
         if d["section"] == "hidden" or opts.get("forceInput"):
             continue
@@ -199,7 +190,7 @@ def _id_key(node_id: str):
 
 
 def _call_node(cls, node_id: str, kind: str, inputs: dict, prompt: Prompt):
-    declared = _declared_inputs(cls)
+    declared = declared_inputs(cls)
     kwargs = {}
     for name, d in declared.items():
         if d["section"] == "hidden":
