@@ -189,6 +189,8 @@ class BlobGAN(nn.Module):
             raise ValueError(
                 f"layout does not fit this model: its feature sizes are d_in={layout.features.shape[-1]}, "
                 f"d_style={layout.spatial_style.shape[-1]}; the model needs d_in={c.d_in}, d_style={c.d_style}")
-        bad = [name for name, t in layout.tensors().items() if not bool(torch.isfinite(t).all())]
-        if bad:
+        # one device sync on the happy path (render runs every step of a drag); names only on failure
+        tensors = layout.tensors()
+        if not bool(torch.stack([torch.isfinite(t).all() for t in tensors.values()]).all()):
+            bad = [name for name, t in tensors.items() if not bool(torch.isfinite(t).all())]
             raise ValueError(f"layout has NaN or infinite values in {bad}; it cannot be rendered")

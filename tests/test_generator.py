@@ -174,3 +174,12 @@ def test_bfloat16_model_renders_close_to_float32():
     low = model.to(torch.bfloat16).render(lay)
     assert low.dtype == torch.bfloat16 and low.shape == ref.shape
     assert (low.float() - ref).abs().mean() < 0.05 * ref.abs().mean()
+
+
+def test_a_layout_with_nan_is_refused_naming_the_tensor():
+    model = random_model()
+    layout = model.sample_layout(seed=1)
+    xs = layout.xs.clone()
+    xs[0, 1] = float("nan")
+    with pytest.raises(ValueError, match=r"layout has NaN or infinite values in \['xs'\]"):
+        model.render(layout.replace(xs=xs))
