@@ -167,16 +167,24 @@ def interpolate_covs(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor
     return cov_from_axes(angle_a + turn * t, major, minor).to(a.dtype)
 
 
-def frame_noise(model, seed_a: int, seed_b: int, t: float):
-    """The decoder noise of a frame: the scenes' seed when both have the same one (every frame then has
-    the very same noise, so nothing flickers); otherwise ``seed_a`` at t = 0, ``seed_b`` at t = 1 and in
-    between the two noise maps mixed as cos/sin of t * 90 degrees, which keeps their variance."""
-    if seed_a == seed_b or t == 0.0:
-        return seed_a
+def frame_noise(model, noise_a, noise_b, t: float):
+    """The decoder noise of a frame from the two scenes' noise (seeds or per-layer maps, as
+    ``Scene.noise``): ``noise_a`` itself when both are the same (every frame then has the very same noise,
+    so nothing flickers); otherwise ``noise_a`` at t = 0, ``noise_b`` at t = 1 and in between the two
+    mixed as cos/sin of t * 90 degrees, which keeps their variance."""
+    if _same_noise(noise_a, noise_b) or t == 0.0:
+        return noise_a
     if t == 1.0:
-        return seed_b
+        return noise_b
     angle = t * math.pi / 2
-    return [na * math.cos(angle) + nb * math.sin(angle) for na, nb in zip(model.noise(seed_a), model.noise(seed_b))]
+    return [na * math.cos(angle) + nb * math.sin(angle)
+            for na, nb in zip(model.resolve_noise(noise_a), model.resolve_noise(noise_b))]
+
+
+def _same_noise(a, b) -> bool:
+    if isinstance(a, int) or isinstance(b, int):
+        return a == b
+    return len(a) == len(b) and all(x is y or (x.shape == y.shape and bool(torch.equal(x, y))) for x, y in zip(a, b))
 
 
 @torch.no_grad()
@@ -202,10 +210,11 @@ def render_animation(
     images, maps = [], []
     for t in frame_times(frames, easing):
         layout, ids = interpolate_layouts(a.layout, b.layout, t, ids_a=a.ids, ids_b=b.ids)
-        noise = frame_noise(model, a.noise_seed, b.noise_seed, t)
         parts = []
         for start in range(0, layout.batch, chunk):
-            parts.append(model.render(layout.select(slice(start, start + chunk)), noise=noise).float().cpu())
+            part = slice(start, start + chunk)
+            noise = frame_noise(model, a.noise_of(part), b.noise_of(part), t)
+            parts.append(model.render(layout.select(part), noise=noise).float().cpu())
             if on_render is not None:
                 on_render()
         images.append(torch.cat(parts))

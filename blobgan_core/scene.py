@@ -1,7 +1,9 @@
 """A scene: what the nodes pass along a BLOB_SCENE wire.
 
-It carries everything needed to render reproducibly (the model, the layout, the noise seed), so a graph
-needs one wire from Sample Blobs to Render Scene, and ``ids`` so blob ids stay stable across edits.
+It carries everything needed to render reproducibly (the model, the layout, the decoder noise), so a
+graph needs one wire from Sample Blobs to Render Scene, and ``ids`` so blob ids stay stable across edits.
+A scene made by inverting a picture also carries its fitted noise maps, its tuned decoder (as the
+model: a view sharing every untuned weight with the loaded one) and how the picture was framed.
 """
 
 from __future__ import annotations
@@ -13,9 +15,27 @@ from dataclasses import dataclass, field
 import torch
 
 from .edits import apply_edits, parse_edits
-from .generator import BlobGAN
+from .generator import BlobGAN, NoiseSpec
 from .layout import Layout
 from .splat import blob_opacities, composite
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How a picture of ``width`` x ``height`` pixels was brought to the model's square frame: ``fit`` is
+    "crop" (the centred square of side min(width, height), scaled) or "stretch" (the whole picture,
+    scaled to a square). Composite Edit uses it to put renders back into the picture."""
+
+    width: int
+    height: int
+    fit: str = "crop"
+
+    def window(self) -> tuple[int, int, int, int]:
+        """(left, top, side_x, side_y): the part of the picture the model's frame shows, in pixels."""
+        if self.fit == "stretch":
+            return 0, 0, self.width, self.height
+        side = min(self.width, self.height)
+        return (self.width - side) // 2, (self.height - side) // 2, side, side
 
 
 @dataclass(frozen=True)
@@ -30,24 +50,56 @@ class Scene:
     noise_seed: int = 0
     # ids[i] is the id shown to the user for the blob at depth index i (back to front)
     ids: tuple[int, ...] = field(default=())
+    # per decoder layer [N,1,r,r] (official order), fitted by an inversion; None: noise from noise_seed
+    noise_maps: tuple[torch.Tensor, ...] | None = None
+    # per batch item, how the inverted picture maps to the frame; None for sampled scenes
+    framing: tuple[Framing, ...] | None = None
 
     def __post_init__(self):
         if not self.ids:
             object.__setattr__(self, "ids", tuple(range(self.layout.n_blobs)))
         if len(self.ids) != self.layout.n_blobs:
             raise ValueError(f"scene has {self.layout.n_blobs} blobs but {len(self.ids)} ids")
+        if self.noise_maps is not None and any(t.shape[0] != self.layout.batch for t in self.noise_maps):
+            raise ValueError(f"scene noise maps must have one map per scene ({self.layout.batch})")
+        if self.framing is not None and len(self.framing) != self.layout.batch:
+            raise ValueError(f"scene has {self.layout.batch} scenes but {len(self.framing)} framings")
 
     @property
     def resolution(self) -> int:
         return self.model.resolution
 
     def with_layout(self, layout: Layout, ids=None) -> Scene:
-        return Scene(self.model, layout, self.noise_seed, tuple(ids) if ids is not None else ())
+        """The same scene (model, noise, framing) with another layout of the same batch size."""
+        if layout.batch != self.layout.batch and (self.noise_maps is not None or self.framing is not None):
+            raise ValueError(f"an inverted scene of {self.layout.batch} pictures cannot take a layout of "
+                             f"{layout.batch}")
+        return dataclasses.replace(self, layout=layout, ids=tuple(ids) if ids is not None else ())
+
+    @property
+    def noise(self) -> NoiseSpec:
+        """The decoder noise, as ``BlobGAN.render(noise=...)`` takes it."""
+        return list(self.noise_maps) if self.noise_maps is not None else self.noise_seed
+
+    def noise_of(self, index) -> NoiseSpec:
+        """The noise of batch items ``index`` (an int or a slice)."""
+        if self.noise_maps is None:
+            return self.noise_seed
+        index = slice(index, index + 1) if isinstance(index, int) else index
+        return [t[index] for t in self.noise_maps]
+
+    def select(self, index) -> Scene:
+        """Batch items ``index`` (an int or a slice) as a scene."""
+        sl = slice(index, index + 1) if isinstance(index, int) else index
+        return dataclasses.replace(
+            self, layout=self.layout.select(sl),
+            noise_maps=None if self.noise_maps is None else tuple(t[sl] for t in self.noise_maps),
+            framing=None if self.framing is None else self.framing[sl])
 
     @torch.no_grad()
     def render(self) -> torch.Tensor:
         """Images [N,3,R,R] on the official scale."""
-        return self.model.render(self.layout, noise=self.noise_seed)
+        return self.model.render(self.layout, noise=self.noise)
 
     def blob_map(self, labels: bool = True, size: int | None = None) -> torch.Tensor:
         """The official blob map, coloured and labelled by blob id: [N,3,size,size] in [0,1]."""

@@ -111,7 +111,9 @@ def prepare(model: torch.nn.Module) -> None:
     if "force_full_load" in inspect.signature(mm.load_models_gpu).parameters:
         kwargs["force_full_load"] = True
     mm.load_models_gpu([patcher], **kwargs)
-    if model.device != patcher.load_device:  # e.g. a build that only moved leaf modules
+    # a tuned view (an inverted scene's model) shares the patcher of the model it was made from, which
+    # moves only the shared tensors: its own tuned ones follow here
+    if model.device != patcher.load_device or getattr(model, "tuned_from", None) is not None:
         model.to(patcher.load_device)
 
 

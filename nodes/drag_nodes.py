@@ -137,7 +137,7 @@ class DragPoints:
                     done[0] = target
 
             try:
-                result = drag(model, hs, ts, layout=scene.layout.select(i), noise=scene.noise_seed,
+                result = drag(model, hs, ts, layout=scene.layout.select(i), noise=scene.noise_of(i),
                               mask=masks[i], steps=int(steps), lr=float(lr), r1=float(r1) or None,
                               r2=float(r2) or None, lam=float(lambda_mask), fit=fit,
                               optimize_features=bool(optimize_features), every=int(every_k) or 0,
@@ -185,4 +185,4 @@ def _split_mask(mask, n: int) -> list:
 
 @torch.no_grad()
 def _render(model, scene, i: int) -> torch.Tensor:
-    return model.render(scene.layout.select(i), noise=scene.noise_seed)
+    return model.render(scene.layout.select(i), noise=scene.noise_of(i))

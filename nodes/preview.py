@@ -25,6 +25,8 @@ to load it, as that is not safe from a second thread while a prompt runs.
 
 from __future__ import annotations
 
+import dataclasses
+
 import asyncio
 import base64
 import io
@@ -122,7 +124,7 @@ class SceneCache:
                 return None
             self._entries.move_to_end(node_id)
         s = entry.scene
-        return Scene(model, s.layout, s.noise_seed, s.ids), entry.source
+        return dataclasses.replace(s, model=model), entry.source
 
     def discard(self, node_id: str) -> None:
         with self._lock:
@@ -146,8 +148,9 @@ _scenes = SceneCache()
 
 
 def _first_item(scene: Scene) -> Scene:
-    # only layouts and ids are kept; restyle reads nothing else from a source scene
-    return Scene(_DETACHED, scene.layout.select(0).detach(), scene.noise_seed, scene.ids)
+    # the model is kept as a weak reference beside it; restyle reads only layouts and ids of a source
+    first = scene.select(0)
+    return dataclasses.replace(first, model=_DETACHED, layout=first.layout.detach())
 
 
 def remember_scene(node_id, scene: Scene, source: Scene | None = None) -> str | None:

@@ -160,7 +160,7 @@ class RenderScene:
         with torch.no_grad():
             for start in chunks:
                 part = scene.layout.select(slice(start, start + RENDER_CHUNK))
-                images.append(to_comfy_image(model.render(part, noise=scene.noise_seed)))
+                images.append(to_comfy_image(model.render(part, noise=scene.noise_of(slice(start, start + RENDER_CHUNK)))))
                 progress.step()
             image = torch.cat(images)                                       # [B,R,R,3]
             blob_map = scene.blob_map(labels=bool(labels)).movedim(1, -1).float().cpu()  # [B,R,R,3]

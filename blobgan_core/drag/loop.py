@@ -367,7 +367,7 @@ def _resolve_subject(subject, layout, noise) -> tuple[BlobGAN, Layout, NoiseSpec
         if layout is not None:
             raise ValueError("drag(scene, ...) takes the layout from the scene; do not pass layout=")
         model, layout = subject.model, subject.layout
-        noise = subject.noise_seed if noise is None else noise
+        noise = subject.noise if noise is None else noise
     else:
         raise TypeError(f"drag needs a Scene or a BlobGAN model (with layout=); got {type(subject).__name__}")
     if layout.batch != 1:
