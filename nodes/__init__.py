@@ -7,6 +7,7 @@ Internal imports are relative, because ComfyUI imports the pack under a module n
 
 from .animate_nodes import AnimateScenes
 from .drag_nodes import DragPoints
+from .invert_nodes import CompositeEdit, InvertImage
 from .loaders import LoadBlobGAN
 from .mask_nodes import BlobMasks
 from .scene_nodes import EditBlob, RenderScene, SampleBlobs
@@ -21,10 +22,12 @@ NODE_CONFIG = {
     "BlobGANBlobMasks": {"class": BlobMasks, "name": "Blob Masks"},
     "BlobGANDragPoints": {"class": DragPoints, "name": "Drag Points"},
     "BlobGANAnimateScenes": {"class": AnimateScenes, "name": "Animate Scenes"},
+    "BlobGANInvertImage": {"class": InvertImage, "name": "Invert Image"},
+    "BlobGANCompositeEdit": {"class": CompositeEdit, "name": "Composite Edit"},
 }
 
 NODE_CLASS_MAPPINGS = {node_id: entry["class"] for node_id, entry in NODE_CONFIG.items()}
 NODE_DISPLAY_NAME_MAPPINGS = {node_id: entry["name"] for node_id, entry in NODE_CONFIG.items()}
 
 __all__ = ["NODE_CLASS_MAPPINGS", "NODE_CONFIG", "NODE_DISPLAY_NAME_MAPPINGS", "AnimateScenes", "BlobMasks",
-           "DragPoints", "EditBlob", "LoadBlobGAN", "RenderScene", "SampleBlobs"]
+           "CompositeEdit", "DragPoints", "EditBlob", "InvertImage", "LoadBlobGAN", "RenderScene", "SampleBlobs"]

@@ -24,7 +24,7 @@ RENDER_CHUNK = 4  # scenes decoded per step: progress and Cancel stay responsive
 
 def check_scene(node: str, name: str, scene) -> Scene:
     if not isinstance(scene, Scene):
-        raise input_error(node, name, f"expected a BLOB_SCENE (from Sample Blobs or Edit Blob), got "
+        raise input_error(node, name, f"expected a BLOB_SCENE (from Sample Blobs, Invert Image or Edit Blob), got "
                           f"{type(scene).__name__}")
     return scene
 
@@ -86,7 +86,7 @@ class EditBlob:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "scene": ("BLOB_SCENE", {"tooltip": "The scene to edit (from Sample Blobs or Edit Blob)."}),
+                "scene": ("BLOB_SCENE", {"tooltip": "The scene to edit (from Sample Blobs, Invert Image or Edit Blob)."}),
                 "edits": ("STRING", {
                     "default": "[]", "multiline": True,
                     "placeholder": '[{"op": "move", "blob": 3, "dx": 0.1, "dy": 0}]',
@@ -142,7 +142,7 @@ class RenderScene:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "scene": ("BLOB_SCENE", {"tooltip": "The scene to render (from Sample Blobs or Edit Blob)."}),
+                "scene": ("BLOB_SCENE", {"tooltip": "The scene to render (from Sample Blobs, Invert Image or Edit Blob)."}),
                 "labels": ("BOOLEAN", {
                     "default": True, "label_on": "ids", "label_off": "none",
                     "tooltip": "Write each visible blob's id at its centre on the blob map."}),

@@ -14,7 +14,9 @@ from ..scene import Framing
 FITS = ("crop", "stretch")
 
 
-def _check_images(images) -> torch.Tensor:
+def as_rgb(images) -> torch.Tensor:
+    """Check pictures [N,C,H,W] in [-1,1] and return them as float RGB [N,3,H,W] (C = 1 is grey, C = 4
+    is RGBA whose alpha is dropped); ValueError naming the problem otherwise."""
     if not isinstance(images, torch.Tensor):
         raise ValueError(f"images must be a tensor [N,3,H,W], got {type(images).__name__}")
     if images.dim() != 4:
@@ -52,7 +54,7 @@ def frame_images(images: torch.Tensor, resolution: int, fit: str = "crop") -> tu
     """[N,C,H,W] in [-1,1] -> ([N,3,R,R] in [-1,1], one Framing per picture)."""
     if fit not in FITS:
         raise ValueError(f"fit must be one of {list(FITS)}, got {fit!r}")
-    images = _check_images(images)
+    images = as_rgb(images)
     h, w = images.shape[-2:]
     framed = _to_frame(images, resolution, fit).clamp(-1, 1)
     return framed, tuple(Framing(int(w), int(h), fit) for _ in range(images.shape[0]))
