@@ -70,10 +70,10 @@ def summary(times: list[float]) -> str:
 def time_render(model, scene, n):
     out = []
     with torch.inference_mode():
-        model.render(scene.layout, noise=scene.noise_seed)
+        model.render(scene.layout, noise=scene.noise)
         for _ in range(n):
             t = time.perf_counter()
-            model.render(scene.layout, noise=scene.noise_seed)
+            model.render(scene.layout, noise=scene.noise)
             out.append((time.perf_counter() - t) * 1000)
     return out
 

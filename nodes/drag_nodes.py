@@ -47,7 +47,8 @@ class DragPoints:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "scene": ("BLOB_SCENE", {"tooltip": "The scene to edit (from Sample Blobs, Invert Image or Edit Blob)."}),
+                "scene": ("BLOB_SCENE", {
+                    "tooltip": "The scene to edit (from Sample Blobs, Invert Image or Edit Blob)."}),
                 "handles": ("STRING", {
                     "default": "[]", "placeholder": POINTS_PLACEHOLDER,
                     "tooltip": "Handle points, JSON [{\"x\": .., \"y\": ..}, ...] in image pixels of the render "

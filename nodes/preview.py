@@ -25,10 +25,9 @@ to load it, as that is not safe from a second thread while a prompt runs.
 
 from __future__ import annotations
 
-import dataclasses
-
 import asyncio
 import base64
+import dataclasses
 import io
 import json
 import logging
@@ -180,14 +179,14 @@ def editor_ui(node_id, scene: Scene, render: bool = True, source: Scene | None =
     without the widget's data the node still does its work (the failure is logged)."""
     key = remember_scene(node_id, scene, source)
     try:
-        item = scene if scene.layout.batch == 1 else scene.with_layout(scene.layout.select(0), scene.ids)
+        item = scene if scene.layout.batch == 1 else scene.select(0)
         ui = {"blobgan_scene": [scene_info(item)]}
         if key is not None:
             ui["blobgan_node"] = [key]
         if render:
             comfy.prepare(scene.model)
             with torch.inference_mode():
-                image = to_comfy_image(scene.model.render(item.layout, noise=item.noise_seed))  # [1,R,R,3]
+                image = to_comfy_image(item.render())  # [1,R,R,3]
             ui["blobgan_image"] = comfy.save_previews(image, prefix="blobgan_editor")
         return ui
     except Exception as e:
@@ -332,11 +331,11 @@ def render_preview(scene: Scene, edits, *, source: Scene | None = None, max_side
     fit the scene (e.g. an unknown blob id, or a restyle without a source scene).
     """
     start = time.perf_counter()
-    item = scene if scene.layout.batch == 1 else scene.with_layout(scene.layout.select(0), scene.ids)
+    item = scene if scene.layout.batch == 1 else scene.select(0)
     edited = item.edit(edits, source)
     model = scene.model
     with torch.inference_mode():
-        pixels = to_uint8(model.render(edited.layout, noise=edited.noise_seed))[0]      # [R,R,3] uint8
+        pixels = to_uint8(model.render(edited.layout, noise=edited.noise))[0]           # [R,R,3] uint8
         if overlay:
             blob_map = unit_to_uint8(edited.blob_map(labels=False))[0]           # [R,R,3] uint8
             mixed = (1 - OVERLAY_OPACITY) * pixels + OVERLAY_OPACITY * blob_map.astype(np.float32)

@@ -4,7 +4,8 @@ The workflow may be in the UI format (what the frontend saves: ``nodes`` + ``lin
 ``widgets_values``) or the API format (``{id: {"class_type", "inputs"}}``, File > Export (API)). Nodes
 run in dependency order through their classes, exactly as ComfyUI calls them. Core ``SaveImage`` and
 ``PreviewImage`` nodes are read as "save the image": their images are written to ``--out``. A workflow
-without them gets the outputs of its Render Scene nodes written instead. Notes, reroutes and primitive
+without them gets the outputs of its Render Scene nodes written instead. Core ``LoadImage`` nodes read
+their file from ``--input`` (default: an ``input`` folder beside the workflow, then the current folder). Notes, reroutes and primitive
 nodes are resolved away as the frontend does; muted nodes are dropped and bypassed ones passed through.
 Any other node type is an error that names it.
 """
@@ -25,6 +26,7 @@ from . import comfy
 from .inputs import declared_inputs
 
 SAVE_NODES = {"SaveImage": ["filename_prefix"], "PreviewImage": []}  # core class -> widget names
+LOAD_IMAGE = "LoadImage"
 VIRTUAL_NODES = {"Note", "MarkdownNote", "Reroute", "PrimitiveNode"}
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 MODE_MUTED, MODE_BYPASSED = 2, 4
@@ -126,7 +128,8 @@ def ui_to_prompt(workflow: dict, classes: dict[str, type]) -> Prompt:
     prompt: Prompt = {}
     for node_id, node in active.items():
         kind = node["type"]
-        names = widget_names(classes[kind]) if kind in classes else SAVE_NODES[kind]
+        names = widget_names(classes[kind]) if kind in classes else \
+            ["image", None] if kind == LOAD_IMAGE else SAVE_NODES[kind]
         inputs = _widget_inputs(node, node_id, names)
         for inp in node.get("inputs") or []:
             src = source(inp.get("link"))
@@ -153,9 +156,9 @@ def _widget_inputs(node: dict, node_id: str, names: list[str | None]) -> dict:
 def _check_runnable(kinds: dict[str, str], classes: dict[str, type]) -> None:
     """Raise one error naming every node (id -> class) the runner cannot run."""
     bad = [f"#{nid} {kind!r}" for nid, kind in sorted(kinds.items(), key=lambda kv: _id_key(kv[0]))
-           if kind not in classes and kind not in SAVE_NODES]
+           if kind not in classes and kind not in SAVE_NODES and kind != LOAD_IMAGE]
     if bad:
-        runnable = sorted(classes) + sorted(SAVE_NODES)
+        runnable = sorted(classes) + sorted(SAVE_NODES) + [LOAD_IMAGE]
         raise ValueError(f"the headless runner cannot run node{'s' if len(bad) > 1 else ''} {', '.join(bad)}; it "
                          f"runs {', '.join(runnable)} (use ComfyUI itself for other nodes)")
 
@@ -206,8 +209,31 @@ def _call_node(cls, node_id: str, kind: str, inputs: dict, prompt: Prompt):
     return tuple(result)
 
 
+def load_image(name, folders: list[Path]) -> tuple[torch.Tensor, torch.Tensor]:
+    """ComfyUI's LoadImage for the runner: (IMAGE [1,H,W,3] in [0,1], MASK [1,H,W], 1 where the alpha
+    channel is transparent, as ComfyUI makes it)."""
+    import numpy as np
+    from PIL import Image, ImageOps
+
+    if not isinstance(name, str) or not name or Path(name).name != name:
+        raise ValueError(f"LoadImage: image must be a file name, got {name!r}")
+    for folder in folders:
+        path = folder / name
+        if path.is_file():
+            break
+    else:
+        raise ValueError(f"LoadImage: no {name!r} in {', '.join(str(f) for f in folders)} (give --input)")
+    with Image.open(path) as im:
+        im = ImageOps.exif_transpose(im)
+        rgba = np.asarray(im.convert("RGBA"), dtype=np.float32) / 255
+    image = torch.from_numpy(rgba[..., :3].copy())[None]
+    mask = 1 - torch.from_numpy(rgba[..., 3].copy())[None]
+    return image, mask
+
+
 def execute_prompt(prompt: Prompt, classes: dict[str, type], log: Callable[[str], None] = lambda s: None,
-                   save: Callable[[str, dict], None] = lambda node_id, inputs: None) -> dict[str, tuple]:
+                   save: Callable[[str, dict], None] = lambda node_id, inputs: None,
+                   input_folders: list[Path] = ()) -> dict[str, tuple]:
     """Run an API-format prompt node by node; returns every node's outputs (node id -> tuple). Save and
     preview nodes produce no outputs; ``save(node_id, inputs)`` is called for each of them instead."""
     _check_runnable({nid: node["class_type"] for nid, node in prompt.items()}, classes)
@@ -237,6 +263,9 @@ def execute_prompt(prompt: Prompt, classes: dict[str, type], log: Callable[[str]
             save(node_id, inputs)
             outputs[node_id] = ()
             continue
+        if kind == LOAD_IMAGE:
+            outputs[node_id] = load_image(inputs.get("image"), list(input_folders) or [Path.cwd()])
+            continue
         try:
             outputs[node_id] = _call_node(classes[kind], node_id, kind, inputs, prompt)
         except ValueError as e:
@@ -245,7 +274,7 @@ def execute_prompt(prompt: Prompt, classes: dict[str, type], log: Callable[[str]
 
 
 def run_prompt(prompt: Prompt, classes: dict[str, type], out_dir: str | Path,
-               log: Callable[[str], None] = lambda s: None) -> list[Path]:
+               log: Callable[[str], None] = lambda s: None, input_folders: list[Path] = ()) -> list[Path]:
     """Run an API-format prompt; returns the PNG files written to ``out_dir``. Images are written once the
     whole prompt has run, so a run that fails leaves no partial output."""
     out_dir = check_out_dir(out_dir)
@@ -255,7 +284,7 @@ def run_prompt(prompt: Prompt, classes: dict[str, type], out_dir: str | Path,
         prefix = str(inputs.get("filename_prefix") or "preview")
         pending.append((inputs["images"], f"{_safe(prefix)}_{node_id}"))
 
-    outputs = execute_prompt(prompt, classes, log, save)
+    outputs = execute_prompt(prompt, classes, log, save, input_folders)
     if not any(node["class_type"] in SAVE_NODES for node in prompt.values()):
         for node_id in execution_order(prompt):
             if prompt[node_id]["class_type"] == RENDER_ID:
@@ -291,13 +320,18 @@ def override_loaders(prompt: Prompt, model: Path | None, device: str | None) -> 
 
 
 def run_workflow(workflow: dict | str | Path, out_dir: str | Path, *, model: str | Path | None = None,
-                 device: str | None = None, log: Callable[[str], None] = lambda s: None) -> list[Path]:
+                 device: str | None = None, log: Callable[[str], None] = lambda s: None,
+                 input_dir: str | Path | None = None) -> list[Path]:
     """Run a workflow (a dict, or the path of a JSON file) and return the PNG files written.
 
     ``model``: a checkpoint file every Load BlobGAN node loads instead of its own choice; ``device``:
-    a device every Load BlobGAN node uses ("auto", "cpu", "cuda", "mps")."""
+    a device every Load BlobGAN node uses ("auto", "cpu", "cuda", "mps"); ``input_dir``: where LoadImage
+    nodes find their files (default: ``input/`` beside the workflow file, then the current folder)."""
+    folders = [Path(input_dir)] if input_dir is not None else []
     if isinstance(workflow, (str, Path)):
         path = Path(workflow)
+        if input_dir is None:
+            folders.append(path.resolve().parent / "input")
         if not path.is_file():
             raise ValueError(f"{path}: {'a folder' if path.is_dir() else 'no such file'}; give a workflow .json file")
         try:
@@ -316,7 +350,7 @@ def run_workflow(workflow: dict | str | Path, out_dir: str | Path, *, model: str
         folder = model.resolve().parent
     override_loaders(prompt, model, device)
     with comfy.extra_model_folder(folder):
-        return run_prompt(prompt, classes, out_dir, log=log)
+        return run_prompt(prompt, classes, out_dir, log=log, input_folders=[*folders, Path.cwd()])
 
 
 def run_cli(argv: list[str]) -> int:
@@ -327,8 +361,10 @@ def run_cli(argv: list[str]) -> int:
     p.add_argument("--model", default=None, help="checkpoint every Load BlobGAN node uses instead of its own")
     p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"],
                    help="device every Load BlobGAN node uses instead of its own")
+    p.add_argument("--input", default=None, help="folder LoadImage nodes read from (default: input/ beside "
+                                                 "the workflow, then the current folder)")
     a = p.parse_args(argv)
-    files = run_workflow(a.workflow, a.out, model=a.model, device=a.device,
+    files = run_workflow(a.workflow, a.out, model=a.model, device=a.device, input_dir=a.input,
                          log=lambda s: print(s, file=sys.stderr))
     for f in files:
         print(f)

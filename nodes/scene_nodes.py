@@ -86,7 +86,8 @@ class EditBlob:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "scene": ("BLOB_SCENE", {"tooltip": "The scene to edit (from Sample Blobs, Invert Image or Edit Blob)."}),
+                "scene": ("BLOB_SCENE", {
+                    "tooltip": "The scene to edit (from Sample Blobs, Invert Image or Edit Blob)."}),
                 "edits": ("STRING", {
                     "default": "[]", "multiline": True,
                     "placeholder": '[{"op": "move", "blob": 3, "dx": 0.1, "dy": 0}]',
@@ -142,7 +143,8 @@ class RenderScene:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "scene": ("BLOB_SCENE", {"tooltip": "The scene to render (from Sample Blobs, Invert Image or Edit Blob)."}),
+                "scene": ("BLOB_SCENE", {
+                    "tooltip": "The scene to render (from Sample Blobs, Invert Image or Edit Blob)."}),
                 "labels": ("BOOLEAN", {
                     "default": True, "label_on": "ids", "label_off": "none",
                     "tooltip": "Write each visible blob's id at its centre on the blob map."}),
@@ -159,8 +161,8 @@ class RenderScene:
         images = []
         with torch.no_grad():
             for start in chunks:
-                part = scene.layout.select(slice(start, start + RENDER_CHUNK))
-                images.append(to_comfy_image(model.render(part, noise=scene.noise_of(slice(start, start + RENDER_CHUNK)))))
+                part = slice(start, start + RENDER_CHUNK)
+                images.append(to_comfy_image(model.render(scene.layout.select(part), noise=scene.noise_of(part))))
                 progress.step()
             image = torch.cat(images)                                       # [B,R,R,3]
             blob_map = scene.blob_map(labels=bool(labels)).movedim(1, -1).float().cpu()  # [B,R,R,3]

@@ -37,12 +37,14 @@ PANELS = {
     # the first, middle and last frames
     "blobgan_animate.json": [("BlobGANAnimateScenes", 0, 0), ("BlobGANAnimateScenes", 0, 12),
                              ("BlobGANAnimateScenes", 0, -1)],
+    # the picture, the edit list's composite, the drag's composite
+    "blobgan_invert_edit.json": [("LoadImage", 0), ("BlobGANCompositeEdit", 0), ("Composite Edit (drag)", 0)],
 }
 
 
 def runnable_part(workflow: dict, classes: dict) -> dict:
     """Only the workflow's BlobGAN nodes (and the links between them): no saving, no diffusion."""
-    keep = {n["id"] for n in workflow["nodes"] if n["type"] in classes}
+    keep = {n["id"] for n in workflow["nodes"] if n["type"] in classes or n["type"] == "LoadImage"}
     links = [lk for lk in workflow["links"] if lk[1] in keep and lk[3] in keep]
     live = {lk[0] for lk in links}
     nodes = []
@@ -81,7 +83,7 @@ def thumbnail(name: str, model: str | None, classes: dict) -> Path:
         for node in prompt.values():
             if node["class_type"] == "BlobGANLoader":
                 node["inputs"]["model_name"] = Path(model).name
-    outputs = execute_prompt(prompt, classes)
+    outputs = execute_prompt(prompt, classes, input_folders=[EXAMPLES / "input"])
     pictures = []
     for spec in PANELS[name]:
         if spec[0] == "overlay":

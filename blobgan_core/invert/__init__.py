@@ -37,7 +37,7 @@ class InvertOptions:
     truncation: float = 0.4         # of those candidates
     fit: FitOptions = FitOptions()
     tune_steps: int = 0             # pivotal tuning steps (0 = none)
-    tune_lr: float = 3e-3
+    tune_lr: float = 1e-3
     tune_set: str = "decoder"       # a key of tuning.TUNE_SETS
     use_encoder: bool = True        # False: always start from samples
 
@@ -164,9 +164,11 @@ def invert(
         if start_raw is not None:
             # the encoder's own guess may beat its projection: start stage 1 from whichever renders closer
             with torch.no_grad():
-                direct = reconstruction_loss(model.generator(layout_from_raw(model, start_raw), noise=noise), target, weight, 0)
-                projected = reconstruction_loss(model.generator(layout_from_raw(model, raw_from_hidden(model, hidden)),
-                                                                noise=noise), target, weight, 0)
+                def loss_of(raw):
+                    image = model.generator(layout_from_raw(model, raw), noise=noise)
+                    return reconstruction_loss(image, target, weight, 0)
+
+                direct, projected = loss_of(start_raw), loss_of(raw_from_hidden(model, hidden))
             if bool((direct < projected).all()) and fit_options.hidden_steps:
                 fit_options = dataclasses.replace(fit_options, hidden_steps=0)
                 if progress is not None:

@@ -55,14 +55,17 @@ class LayoutEncoder(ResidualImageNet):
         return None
 
 
-def save_encoder(path: str | Path, encoder: LayoutEncoder, extra_meta: dict | None = None) -> None:
-    """Write ``encoder`` to a ``.safetensors`` file (written beside and renamed into place)."""
+def save_encoder(path: str | Path, encoder: LayoutEncoder, extra_meta: dict | None = None,
+                 dtype: torch.dtype = torch.float16) -> None:
+    """Write ``encoder`` to a ``.safetensors`` file (written beside and renamed into place). Weights are
+    stored in ``dtype`` (half by default: half the size, and the fit after the encoder absorbs the
+    rounding); they are read back as float32."""
     path = Path(path)
     meta = {"format": ENCODER_FORMAT, "format_version": ENCODER_VERSION,
             "encoder": json.dumps(encoder.widths(), sort_keys=True)}
     meta.update({k: str(v) for k, v in (extra_meta or {}).items()})
     tmp = path.with_name(path.name + ".partial")
-    save_file({k: v.detach().float().contiguous().cpu() for k, v in encoder.state_dict().items()}, str(tmp), meta)
+    save_file({k: v.detach().to(dtype).contiguous().cpu() for k, v in encoder.state_dict().items()}, str(tmp), meta)
     tmp.replace(path)
 
 

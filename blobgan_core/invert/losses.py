@@ -44,7 +44,8 @@ def reconstruction_loss(
             wx = wy = None
             if weight is not None:
                 wx, wy = torch.minimum(*_gradients_pair(weight, 3)), torch.minimum(*_gradients_pair(weight, 2))
-            total = total + gradient_weight * 0.5 * (_masked_mean((rx - tx).abs(), wx) + _masked_mean((ry - ty).abs(), wy))
+            grad = _masked_mean((rx - tx).abs(), wx) + _masked_mean((ry - ty).abs(), wy)
+            total = total + gradient_weight * 0.5 * grad
         if render.shape[-1] <= 8:
             break
     return total

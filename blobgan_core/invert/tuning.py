@@ -85,7 +85,7 @@ def tune_decoder(
     noise: list[torch.Tensor],            # per layer [N|1,1,r,r]
     target: torch.Tensor,                 # [N,3,R,R]
     steps: int,
-    lr: float = 3e-3,
+    lr: float = 1e-3,
     which: str = "decoder",               # a key of TUNE_SETS
     weight: torch.Tensor | None = None,   # [N,1,R,R], 1 = fit this pixel
     gradient_weight: float = 0.0,

@@ -112,7 +112,7 @@ def _run(args, ctx) -> int:
                                           "opt_E": opt.state_dict(), "args": vars(args)})
             save_encoder(os.path.join(args.out, "encoder.safetensors"), encoder,
                          {"trained_steps": step, "model": os.path.basename(getattr(model, "source_path", "")),
-                          "recipe": "layout MSE x%g + image MSE (+ real x%g)" % (args.latent_weight, args.real_weight)})
+                          "recipe": f"layout MSE x{args.latent_weight:g} + image MSE (+ real x{args.real_weight:g})"})
 
     with StopRequest(ctx.is_main) as stop:
         while step < args.steps and not stop.requested:

@@ -1,0 +1,137 @@
+"""Image -> scene: fidelity, editability and speed of Invert Image's presets.
+
+    python benchmarks/invert.py                          # default model, held-out rooms + own samples
+    python benchmarks/invert.py --rooms 16 --samples 8 --follow-scenes 6 --json out.json
+
+* Fidelity: PSNR of ``scene.render()`` against the pictures, per preset, on procedural rooms the model
+  never saw (dataset seed 9001; training used seed 0) and on the model's own samples (truncation 0.4).
+* Editability: object follow (blobgan_lab.metrics.object_follow, the room segmenter) measured on
+  inverted scenes and on the sampled scenes they were inverted from: each object's owning blobs moved
+  by 10 % of the side in four directions, how far the object follows (1 = all the way).
+* Speed: seconds per picture per preset (batch of all pictures, divided), with and without the encoder;
+  the encoder alone; the 256 px bedroom configuration (random weights) for one balanced inversion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.machine import machine_line  # noqa: E402
+from blobgan_core.config import BlobGANConfig  # noqa: E402
+from blobgan_core.generator import BlobGAN  # noqa: E402
+from blobgan_core.invert import PRESETS, find_encoder, invert, psnr  # noqa: E402
+from blobgan_core.loading import load_model  # noqa: E402
+from blobgan_lab.data.rooms import render_rooms  # noqa: E402
+from blobgan_lab.metrics import object_follow  # noqa: E402
+from blobgan_lab.metrics.segmenter import load_segmenter  # noqa: E402
+
+HELD_OUT_SEED = 9001
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def fidelity(model, pictures, presets, use_encoder: bool) -> dict:
+    out = {}
+    for name in presets:
+        options = dataclasses.replace(PRESETS[name], use_encoder=use_encoder)
+        if name == "encoder only" and not use_encoder:
+            continue
+        scene, seconds = _timed(lambda: invert(model, pictures, options=options))
+        p = psnr(scene.render(), pictures)
+        out[name] = {"psnr_mean": round(float(p.mean()), 2), "psnr_min": round(float(p.min()), 2),
+                     "s_per_image": round(seconds / pictures.shape[0], 3)}
+        print(f"  {name:13s} encoder={'yes' if use_encoder else 'no ':3s} PSNR {out[name]['psnr_mean']:6.2f} dB "
+              f"(min {out[name]['psnr_min']:.2f})  {out[name]['s_per_image']:.2f} s/image", flush=True)
+    return out
+
+
+def follow_summary(model, net, scenes) -> dict:
+    results = []
+    for i, (layout, noise, scene_model) in enumerate(scenes):
+        results += object_follow.measure_scene(scene_model, net, layout, noise_seed=noise, scene=i)
+    s = object_follow.summarize(results)["owners"]
+    return {"moves": s["moves"], "follow": s["follow"], "follow_h": s["follow_horizontal"],
+            "follow_v": s["follow_vertical"], "other_drift_median_px": s["others_drift_median_px"]}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default=None)
+    p.add_argument("--rooms", type=int, default=16)
+    p.add_argument("--samples", type=int, default=8)
+    p.add_argument("--follow-scenes", type=int, default=8)
+    p.add_argument("--presets", default="encoder only,fast,balanced,faithful")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--skip-bedroom", action="store_true")
+    p.add_argument("--json", default=None)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    presets = [s.strip() for s in args.presets.split(",") if s.strip()]
+    model = load_model(args.model)
+    report = {"machine": machine_line(), "threads": args.threads, "model": getattr(model, "source_path", None),
+              "encoder": find_encoder(model) is not None}
+    print(report["machine"], f"| torch threads {args.threads}", flush=True)
+
+    rooms = render_rooms(range(args.rooms), size=model.resolution, seed=HELD_OUT_SEED)
+    held_out = torch.from_numpy(rooms.images).permute(0, 3, 1, 2).float() / 127.5 - 1
+    own = model.render(model.sample_layout(seed=777, batch=args.samples), noise=0)
+    print(f"held-out rooms ({args.rooms}, seed {HELD_OUT_SEED}):")
+    report["held_out"] = {"encoder": fidelity(model, held_out, presets, True),
+                          "no_encoder": fidelity(model, held_out, [n for n in presets if n != "faithful"], False)}
+    print(f"the model's own samples ({args.samples}):")
+    report["own_samples"] = fidelity(model, own, presets, True)
+
+    encoder = find_encoder(model)
+    if encoder is not None:
+        x = held_out[:1]
+        with torch.no_grad():
+            encoder(x)
+            _, seconds = _timed(lambda: [encoder(x) for _ in range(20)])
+        report["encoder_ms_per_image"] = round(seconds / 20 * 1000, 2)
+        print(f"encoder alone: {report['encoder_ms_per_image']} ms per image (batch 1)")
+
+    net = load_segmenter()
+    n = args.follow_scenes
+    sampled = model.sample_layout(seed=4242, batch=n)
+    pictures = model.render(sampled, noise=0)
+    inverted = invert(model, pictures, preset="balanced")
+    tuned = invert(model, pictures, preset="faithful")
+    report["follow"] = {
+        "sampled": follow_summary(model, net, [(sampled.select(i), 0, model) for i in range(n)]),
+        "inverted_balanced": follow_summary(model, net, [(inverted.layout.select(i), inverted.noise_of(i), model)
+                                                         for i in range(n)]),
+        "inverted_faithful": follow_summary(model, net, [(tuned.layout.select(i), tuned.noise_of(i), tuned.model)
+                                                         for i in range(n)]),
+    }
+    for k, v in report["follow"].items():
+        print(f"object follow, {k:18s}: {v['follow']:.3f} (sideways {v['follow_h']:.3f}, up/down "
+              f"{v['follow_v']:.3f}) over {v['moves']} moves; others drift median {v['other_drift_median_px']} px")
+
+    if not args.skip_bedroom:
+        bedroom = BlobGAN(BlobGANConfig()).eval()
+        bedroom.set_mean_latent(torch.zeros(bedroom.config.mlp_width))
+        options = dataclasses.replace(PRESETS["balanced"], samples=16)
+        target = torch.rand(1, 3, 256, 256) * 2 - 1
+        _, seconds = _timed(lambda: invert(bedroom, target, options=options, encoder=False))
+        report["bedroom_256_balanced_s"] = round(seconds, 1)
+        print(f"256 px bedroom configuration (random weights), balanced, 16 candidates: {seconds:.1f} s on the CPU")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
