@@ -284,3 +284,12 @@ def test_the_default_model_ships_an_encoder_that_helps(default_model):
         from_samples = invert(default_model, target, options=dataclasses.replace(
             PRESETS["encoder only"], use_encoder=False))
     assert float(psnr(from_encoder.render(), target).mean()) > float(psnr(from_samples.render(), target).mean())
+
+
+def test_inverts_under_inference_mode_as_comfyui_runs_nodes():
+    model = random_model(TINY)
+    with torch.inference_mode():
+        model.render(model.sample_layout(seed=0), noise=0)          # caches inference-mode noise maps
+        pictures = torch.rand(1, 3, 32, 32) * 2 - 1
+        scene = invert(model, pictures, options=dataclasses.replace(QUICK, tune_steps=2), encoder=False)
+        assert scene.render().shape == (1, 3, 32, 32)

@@ -19,7 +19,6 @@ decoder features, which follow the splatted blob more than the rendered content)
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ..generator import BlobGAN, NoiseSpec
+from ..grad_mode import outside_inference_mode
 from ..layout import Layout
 from .closed_form import closed_form_step
 from .features import decoder_features, layer_names, resolve_layer
@@ -106,20 +106,7 @@ def _prepare_mask(mask: torch.Tensor | None, size: int, device, dtype) -> torch.
     return None if bool(inside.all()) or not bool(inside.any()) else m
 
 
-def _outside_inference_mode(fn):
-    """Run ``fn`` with autograd available even when called under ``torch.inference_mode`` (ComfyUI runs
-    every node that way): the drag needs gradients with respect to the layout. Weights loaded under
-    inference mode are fine: every parameter passes through a scaling op (equalized learning rate)
-    before a convolution or linear layer saves it for the backward pass, and those results are ordinary
-    tensors."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with torch.inference_mode(False), torch.enable_grad():
-            return fn(*args, **kwargs)
-    return wrapper
-
-
-@_outside_inference_mode
+@outside_inference_mode
 def drag(
     scene_or_model,
     handles,

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from ..generator import BlobGAN
+from ..grad_mode import outside_inference_mode
 from ..scene import Scene
 from .encoder import LayoutEncoder, encoder_path_for, load_encoder
 from .framing import FITS, frame_images, frame_mask
@@ -101,6 +102,7 @@ def _hidden_for_raw(model: BlobGAN, raw: torch.Tensor) -> torch.Tensor:
     return torch.linalg.lstsq(weight, (raw - bias).T).solution.T
 
 
+@outside_inference_mode
 def invert(
     model: BlobGAN,
     images: torch.Tensor,                       # [N,3,H,W] in [-1,1] (1 or 4 channels: see framing)
@@ -134,7 +136,8 @@ def invert(
         raise ValueError(f"inversion needs a float32 model (gradients in {dtype} are too coarse); load it "
                          "with dtype float32")
     n = target.shape[0]
-    noise = [t.expand(n, *t.shape[1:]) for t in model.noise(noise_seed)]
+    # clones: the cached maps may be inference tensors (made under ComfyUI), which cannot enter a graph
+    noise = [t.expand(n, *t.shape[1:]).clone() for t in model.noise(noise_seed)]
 
     if isinstance(encoder, (str, Path)):
         encoder = load_encoder(encoder)
