@@ -55,6 +55,8 @@ def widget_names(cls) -> list[str | None]:
             continue
         if isinstance(t, (list, tuple)) or t in WIDGET_TYPES:
             names.append(name)
+            if opts.get("image_upload"):  # Load Image: the frontend saves its upload button's value too
+                names.append(None)
             if t == "INT" and (opts.get("control_after_generate") or name in ("seed", "noise_seed")):
                 names.append(None)
     return names

@@ -17,6 +17,8 @@ from nodes.runner import as_prompt, execution_order, run_prompt, run_workflow, u
 
 # the examples that need no diffusion checkpoint
 OUR_MODEL_ONLY = ["blobgan_generate.json", "blobgan_edit.json", "blobgan_drag_points.json", "blobgan_animate.json"]
+# reads example_workflows/input/blobgan_room.png through a core Load Image node
+NEEDS_PICTURE = ["blobgan_invert_edit.json"]
 NEEDS_SD = ["blobgan_masks_inpaint.json"]
 
 
@@ -48,7 +50,7 @@ def _one_thread():
 
 def test_every_example_is_in_the_ui_format_with_a_thumbnail():
     files = sorted(p.name for p in EXAMPLES.glob("*.json"))
-    assert files == sorted(OUR_MODEL_ONLY + NEEDS_SD)
+    assert files == sorted(OUR_MODEL_ONLY + NEEDS_SD + NEEDS_PICTURE)
     for name in files:
         wf = example(name)
         assert isinstance(wf["nodes"], list) and isinstance(wf["links"], list) and wf["version"] == 0.4
@@ -262,3 +264,14 @@ def test_an_unsafe_checkpoint_is_one_line_naming_the_file(tmp_path):
     assert code == 1 and len([x for x in lines if x.startswith("error: ")]) == 1, lines
     assert str(evil) in lines[-1] and "Traceback" not in "\n".join(lines)
     assert not marker.exists() and not (tmp_path / "out").exists()
+
+
+def test_the_picture_example_runs_headless_from_any_folder(tmp_path, monkeypatch):
+    """Load Image finds the shipped picture in input/ beside the workflow; both composites keep the
+    picture's size (256 x 192), not the model's 64 x 64."""
+    from PIL import Image as PILImage
+
+    monkeypatch.chdir(tmp_path)
+    files = run_workflow(EXAMPLES / "blobgan_invert_edit.json", tmp_path / "out")
+    assert sorted(f.name for f in files) == ["BlobGAN_invert_drag_10_00000.png", "BlobGAN_invert_edit_7_00000.png"]
+    assert all(PILImage.open(f).size == (256, 192) for f in files)
