@@ -49,7 +49,7 @@ def fidelity(model, pictures, presets, use_encoder: bool) -> dict:
         options = dataclasses.replace(PRESETS[name], use_encoder=use_encoder)
         if name == "encoder only" and not use_encoder:
             continue
-        scene, seconds = _timed(lambda: invert(model, pictures, options=options))
+        scene, seconds = _timed(lambda options=options: invert(model, pictures, options=options))
         p = psnr(scene.render(), pictures)
         out[name] = {"psnr_mean": round(float(p.mean()), 2), "psnr_min": round(float(p.min()), 2),
                      "s_per_image": round(seconds / pictures.shape[0], 3)}

@@ -4,9 +4,10 @@ The workflow may be in the UI format (what the frontend saves: ``nodes`` + ``lin
 ``widgets_values``) or the API format (``{id: {"class_type", "inputs"}}``, File > Export (API)). Nodes
 run in dependency order through their classes, exactly as ComfyUI calls them. Core ``SaveImage`` and
 ``PreviewImage`` nodes are read as "save the image": their images are written to ``--out``. A workflow
-without them gets the outputs of its Render Scene nodes written instead. Core ``LoadImage`` nodes read
-their file from ``--input`` (default: an ``input`` folder beside the workflow, then the current folder). Notes, reroutes and primitive
-nodes are resolved away as the frontend does; muted nodes are dropped and bypassed ones passed through.
+without them gets the outputs of its Render Scene nodes written instead. Core ``LoadImage`` nodes
+read their file from ``--input`` (default: an ``input`` folder beside the workflow, then the current
+folder). Notes, reroutes and primitive nodes are resolved away as the frontend does; muted nodes are
+dropped and bypassed ones passed through.
 Any other node type is an error that names it.
 """
 
