@@ -133,6 +133,13 @@ class Progress:
         check_interrupted()
 
 
+def cancel_requested() -> bool:
+    """A ``should_stop`` callback for the core's loops: Cancel raises ComfyUI's own exception here (which
+    ends the run as ComfyUI expects); otherwise False."""
+    check_interrupted()
+    return False
+
+
 def check_interrupted() -> None:
     """Raise ComfyUI's InterruptProcessingException if the user pressed Cancel; no-op outside it."""
     mm = comfy_module("comfy.model_management") if in_comfyui() else None

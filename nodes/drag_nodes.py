@@ -142,7 +142,7 @@ class DragPoints:
                               mask=masks[i], steps=int(steps), lr=float(lr), r1=float(r1) or None,
                               r2=float(r2) or None, lam=float(lambda_mask), fit=fit,
                               optimize_features=bool(optimize_features), every=int(every_k) or 0,
-                              progress=progress, should_stop=_cancelled)
+                              progress=progress, should_stop=comfy.cancel_requested)
             except PointsError as e:
                 name = "targets" if str(e).startswith("targets") else "handles"
                 raise input_error(NODE, name, str(e)) from None
@@ -163,12 +163,6 @@ class DragPoints:
               "drag_source": comfy.save_previews(to_comfy_image(torch.cat(originals)), prefix="blobgan_drag_src")}
         ui.update(editor_ui(unique_id, scene, render=False))  # blob geometry for the points widget
         return {"ui": ui, "result": (edited, image, final_handles, animation)}
-
-
-def _cancelled() -> bool:
-    # ComfyUI's Cancel raises InterruptProcessingException here, which ends the run as ComfyUI expects
-    comfy.check_interrupted()
-    return False
 
 
 def _split_mask(mask, n: int) -> list:

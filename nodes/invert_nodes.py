@@ -91,7 +91,7 @@ class InvertImage:
         bar = comfy.Progress(max(options.total_steps(), 1))
         try:
             scene = invert(model, pictures, preset=preset, fit=fit, mask=mask, seed=int(seed) % 2**63,
-                           noise_seed=int(seed) % 2**63, progress=bar.step, should_stop=_cancelled)
+                           noise_seed=int(seed) % 2**63, progress=bar.step, should_stop=comfy.cancel_requested)
         except ValueError as e:
             message = str(e)
             name = "mask" if message.startswith("mask") else "image" if message.startswith("image") else "model"
@@ -99,11 +99,6 @@ class InvertImage:
         reconstruction = to_comfy_image(scene.render())
         previews = comfy.save_previews(reconstruction, prefix="blobgan_invert")
         return {"ui": {"images": previews}, "result": (scene, reconstruction)}
-
-
-def _cancelled() -> bool:
-    comfy.check_interrupted()   # Cancel raises ComfyUI's own exception, which ends the run cleanly
-    return False
 
 
 @checked_inputs(COMPOSITE)
