@@ -71,6 +71,12 @@ class BlobGAN(nn.Module):
             sums += h.double().sum(0).cpu()
         return (sums / n).to(self.device, self.dtype)
 
+    def ensure_mean_latent(self) -> torch.Tensor:
+        """The truncation mean latent [mlp_width], computed (and kept) on first use when none was loaded."""
+        if self.mean_latent is None:
+            self.mean_latent = self.compute_mean_latent()
+        return self.mean_latent
+
     def set_mean_latent(self, mean_latent: torch.Tensor | None) -> None:
         if mean_latent is not None:
             mean_latent = mean_latent.reshape(-1)
@@ -106,9 +112,7 @@ class BlobGAN(nn.Module):
         else:
             assert_shape("z", z, [None, self.config.noise_dim])
             z = z.to(self.device, self.dtype)
-        if truncation and self.mean_latent is None:
-            self.mean_latent = self.compute_mean_latent()
-        return self.layout_net(z, truncation=truncation, mean_latent=self.mean_latent)
+        return self.layout_net(z, truncation=truncation, mean_latent=self.ensure_mean_latent() if truncation else None)
 
     def noise(self, seed: int = DEFAULT_NOISE_SEED) -> list[torch.Tensor]:
         """The per-layer noise maps [1,1,r,r] for ``seed``, in the official layer order (cached)."""

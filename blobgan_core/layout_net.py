@@ -25,10 +25,21 @@ class LayoutNetwork(nn.Module):
             layers.append(EqualLinear(dims[i], dims[i + 1], lr_mul=c.mlp_lr_mul, activate=not last))
         self.mlp = nn.Sequential(*layers)
 
-    def hidden(self, z: torch.Tensor) -> torch.Tensor:
-        """The last hidden activation h: [N, mlp_width] (the space truncation works in)."""
+    def hidden(
+        self,
+        z: torch.Tensor,                          # [N, noise_dim]
+        truncation: float | torch.Tensor = 0.0,   # 0 = none, 1 = the mean latent; or one per sample [N,1]
+        mean_latent: torch.Tensor | None = None,  # [mlp_width], needed when truncation > 0
+    ) -> torch.Tensor:
+        """The last hidden activation h: [N, mlp_width] (the space truncation works in), pulled toward
+        ``mean_latent`` by ``truncation``."""
         assert_shape("z", z, [None, self.config.noise_dim])
-        return self.mlp[:-1](z)
+        h = self.mlp[:-1](z)
+        if isinstance(truncation, torch.Tensor) or truncation:
+            if mean_latent is None:
+                raise ValueError("truncation > 0 needs a mean latent")
+            h = truncation * mean_latent.reshape(1, -1) + (1 - truncation) * h
+        return h
 
     def forward(
         self,
@@ -36,12 +47,7 @@ class LayoutNetwork(nn.Module):
         truncation: float = 0.0,                  # 0 = none, 1 = the mean latent
         mean_latent: torch.Tensor | None = None,  # [mlp_width], needed when truncation > 0
     ) -> Layout:
-        h = self.hidden(z)
-        if truncation:
-            if mean_latent is None:
-                raise ValueError("truncation > 0 needs a mean latent")
-            h = truncation * mean_latent.reshape(1, -1) + (1 - truncation) * h
-        return self.decode(self.mlp[-1](h))
+        return self.decode(self.mlp[-1](self.hidden(z, truncation, mean_latent)))
 
     def decode(self, out: torch.Tensor) -> Layout:
         """Slice the raw layout vector [N, layout_dim] into a :class:`Layout`."""

@@ -80,9 +80,8 @@ def _start_from_samples(model: BlobGAN, target, weight, noise, options: InvertOp
     """Hidden activations [N, mlp_width] of the best of ``options.samples`` sampled layouts per picture."""
     with torch.no_grad():
         z = model.make_z(seed=seed, batch=options.samples)
-        h = model.layout_net.hidden(z)
-        if options.truncation:
-            h = options.truncation * model.mean_latent.reshape(1, -1) + (1 - options.truncation) * h
+        h = model.layout_net.hidden(z, options.truncation,
+                                    model.ensure_mean_latent() if options.truncation else None)
         best = []
         one = [t[:1] for t in noise]
         renders = torch.cat([model.generator(layout_from_raw(model, raw_from_hidden(model, part)), noise=one)
@@ -156,8 +155,6 @@ def invert(
         hidden = _hidden_for_raw(model, start_raw)
     else:
         start_raw = None
-        if model.mean_latent is None:
-            model.mean_latent = model.compute_mean_latent()
         hidden = _start_from_samples(model, target, weight, noise, options, seed)
 
     fit_options = options.fit

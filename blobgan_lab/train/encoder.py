@@ -102,7 +102,7 @@ def _run(args, ctx) -> int:
     net = wrap_ddp(encoder, device) if ctx.distributed else encoder
     real = open_dataset(args.real, config.resolution, args.seed) if args.real != "none" else None
     gen = torch.Generator().manual_seed(args.seed * 1000 + ctx.rank)
-    mean = model.mean_latent.reshape(1, -1)
+    mean = model.ensure_mean_latent()
     window: dict[str, float] = {}
     t_last, s_last = time.perf_counter(), step
 
@@ -120,8 +120,7 @@ def _run(args, ctx) -> int:
             z = torch.randn(args.batch, config.noise_dim, generator=g).to(device)
             t = (args.trunc_min + (args.trunc_max - args.trunc_min) * torch.rand(args.batch, 1, generator=g)).to(device)
             with torch.no_grad():
-                h = model.layout_net.hidden(z)
-                true = model.layout_net.decode(model.layout_net.mlp[-1](t * mean + (1 - t) * h))
+                true = model.layout_net.decode(model.layout_net.mlp[-1](model.layout_net.hidden(z, t, mean)))
                 noise = [torch.randn(args.batch, *s[1:], generator=g).to(device) for s in config.noise_shapes()]
                 x = model.generator(true, noise=noise)
             pred = model.layout_net.decode(net(x))
