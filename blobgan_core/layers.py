@@ -57,11 +57,18 @@ class EqualLinear(nn.Module):
         self.lr_mul = lr_mul
         self.activate = activate
 
+    def effective_weight(self) -> torch.Tensor:
+        """The weight the product uses, [out_dim, in_dim]."""
+        return self.weight * self.scale
+
+    def effective_bias(self) -> torch.Tensor:
+        """The bias the layer adds, [out_dim]."""
+        return self.bias * self.lr_mul
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.activate:
-            out = F.linear(x, self.weight * self.scale)
-            return fused_leaky_relu(out, self.bias * self.lr_mul)
-        return F.linear(x, self.weight * self.scale, self.bias * self.lr_mul)
+            return fused_leaky_relu(F.linear(x, self.effective_weight()), self.effective_bias())
+        return F.linear(x, self.effective_weight(), self.effective_bias())
 
     def extra_repr(self) -> str:
         return f"{self.weight.shape[1]} -> {self.weight.shape[0]}, lr_mul={self.lr_mul}, activate={self.activate}"

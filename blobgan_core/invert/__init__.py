@@ -57,7 +57,7 @@ PRESETS: dict[str, InvertOptions] = {
 DEFAULT_PRESET = "balanced"
 DEFAULT_NOISE_SEED = 0
 
-_encoders: dict[str, LayoutEncoder | None] = {}
+_encoders: dict[tuple[str, int], LayoutEncoder | None] = {}
 
 
 def find_encoder(model: BlobGAN) -> LayoutEncoder | None:
@@ -69,7 +69,7 @@ def find_encoder(model: BlobGAN) -> LayoutEncoder | None:
     path = encoder_path_for(source)
     if path is None:
         return None
-    key = str(path.resolve())
+    key = (str(path.resolve()), path.stat().st_mtime_ns)   # a replaced file is read again
     if key not in _encoders:
         encoder = load_encoder(path)
         _encoders[key] = encoder if encoder.fits(model.config) is None else None
@@ -96,9 +96,8 @@ def _hidden_for_raw(model: BlobGAN, raw: torch.Tensor) -> torch.Tensor:
     """The hidden activation whose last layer output is closest to ``raw`` (least squares): stage 1
     starts from the encoder's guess projected onto what the layout network can produce."""
     last = model.layout_net.mlp[-1]
-    weight = (last.weight * last.scale).to(raw.dtype)                  # [layout_dim, width]
-    bias = last.bias * last.lr_mul if last.bias is not None else 0
-    return torch.linalg.lstsq(weight, (raw - bias).T).solution.T
+    weight = last.effective_weight().to(raw.dtype)                    # [layout_dim, width]
+    return torch.linalg.lstsq(weight, (raw - last.effective_bias()).T).solution.T
 
 
 @outside_inference_mode
@@ -180,8 +179,7 @@ def invert(
     if options.tune_steps:
         scene_model = tune_decoder(model, layout, maps, target, options.tune_steps, options.tune_lr,
                                    options.tune_set, weight, 0.0, progress, should_stop)
-    keep_maps = None if all(torch.equal(a, b) for a, b in zip(maps, noise)) else tuple(maps)
-    if keep_maps is None:
-        return Scene(scene_model, layout, noise_seed, framing=framing)
+    # fitted maps are kept; unfitted ones are the seed's, which the scene renders from noise_seed
+    keep_maps = tuple(maps) if fit_options.noise_steps else None
     return Scene(scene_model, layout, noise_seed, noise_maps=keep_maps, framing=framing)
 

@@ -22,6 +22,7 @@ from safetensors.torch import save_file
 from ..checkpoint.torch_file import CheckpointFormatError, load_torch_file, sniff_torch_format
 from ..config import BlobGANConfig
 from ..image_net import ResidualImageNet
+from ..loading import check_finite
 
 ENCODER_FORMAT = "blobgan-encoder"
 ENCODER_VERSION = "1"
@@ -158,9 +159,7 @@ def _load_state(encoder: LayoutEncoder, state: dict[str, torch.Tensor], path: Pa
         raise CheckpointFormatError(
             f"{path}: the encoder weights do not fit its declared network (missing {missing[:4]}, unexpected "
             f"{unexpected[:4]}, wrong shapes {wrong[:4]})")
-    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
-    if bad:
-        raise ValueError(f"{path}: encoder tensor {bad[0]!r} holds NaN or infinite values; the file is damaged")
+    check_finite(path, state)
     encoder.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
 
 

@@ -80,10 +80,3 @@ def frame_mask(mask: torch.Tensor, images: torch.Tensor, resolution: int, fit: s
         raise ValueError("mask covers the whole picture; nothing is left to invert")
     return out
 
-
-def frame_window(framing: Framing, width: int, height: int) -> tuple[int, int, int, int]:
-    """(left, top, side_x, side_y) of the frame in a picture of ``width`` x ``height`` (the one inverted)."""
-    if (width, height) != (framing.width, framing.height):
-        raise ValueError(f"the picture is {width}x{height} but the scene was inverted from a "
-                         f"{framing.width}x{framing.height} picture")
-    return framing.window()

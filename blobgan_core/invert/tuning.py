@@ -59,8 +59,6 @@ def _shallow(module: nn.Module) -> nn.Module:
     clone._parameters = dict(module._parameters)
     clone._buffers = dict(module._buffers)
     clone._modules = dict(module._modules)
-    if hasattr(module, "_noise_cache"):
-        clone._noise_cache = module._noise_cache
     return clone
 
 
