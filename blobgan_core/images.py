@@ -16,9 +16,12 @@ def to_comfy_image(img: torch.Tensor) -> torch.Tensor:
 
 
 def from_comfy_image(image: torch.Tensor) -> torch.Tensor:
-    """ComfyUI IMAGE [B,H,W,C] in [0,1] -> [B,3,H,W] in [-1,1] (extra channels such as alpha dropped)."""
-    if image.dim() != 4 or image.shape[-1] < 3:
-        raise ValueError(f"IMAGE must be [B,H,W,3], got {list(image.shape)}")
+    """ComfyUI IMAGE [B,H,W,C] in [0,1] -> [B,3,H,W] in [-1,1] (one channel is grey, repeated; extra
+    channels such as alpha are dropped)."""
+    if image.dim() != 4 or not (image.shape[-1] == 1 or image.shape[-1] >= 3):
+        raise ValueError(f"IMAGE must be [B,H,W,3] (1 channel = grey), got {list(image.shape)}")
+    if image.shape[-1] == 1:
+        image = image.expand(-1, -1, -1, 3)
     return image[..., :3].movedim(-1, 1).float() * 2 - 1
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from blobgan_core.images import save_comfy_images
+from blobgan_core.invert.tuning import base_model
 
 log = logging.getLogger("blobgan")
 
@@ -100,8 +101,9 @@ def manage(model: torch.nn.Module, load_device: torch.device) -> bool:
 
 
 def prepare(model: torch.nn.Module) -> None:
-    """Make sure ``model`` sits on its compute device before use (ComfyUI may have offloaded it)."""
-    patcher = getattr(model, _PATCHER_ATTR, None)
+    """Make sure ``model`` sits on its compute device before use (ComfyUI may have offloaded it). A tuned
+    view (an inverted scene's model) is prepared through the patcher of the model it was made from."""
+    patcher = getattr(base_model(model), _PATCHER_ATTR, None)
     if patcher is None:
         return
     mm = comfy_module("comfy.model_management")
@@ -111,9 +113,8 @@ def prepare(model: torch.nn.Module) -> None:
     if "force_full_load" in inspect.signature(mm.load_models_gpu).parameters:
         kwargs["force_full_load"] = True
     mm.load_models_gpu([patcher], **kwargs)
-    # a tuned view (an inverted scene's model) shares the patcher of the model it was made from, which
-    # moves only the shared tensors: its own tuned ones follow here
-    if model.device != patcher.load_device or getattr(model, "tuned_from", None) is not None:
+    # the patcher moves the loaded model's tensors, which a view shares; a view's own tuned ones follow here
+    if model.device != patcher.load_device or base_model(model) is not model:
         model.to(patcher.load_device)
 
 

@@ -20,7 +20,7 @@ PRESET_NAMES = list(PRESETS)
 
 
 def _picture(node: str, name: str, image) -> torch.Tensor:
-    """ComfyUI IMAGE [B,H,W,C] -> [B,C,H,W] in [-1,1] (C = 1, 3 or 4), with errors naming the input."""
+    """ComfyUI IMAGE [B,H,W,C] (C = 1, 3 or 4) -> RGB [B,3,H,W] in [-1,1], with errors naming the input."""
     if not isinstance(image, torch.Tensor):
         raise input_error(node, name, f"expected an IMAGE, got {type(image).__name__}")
     if image.dim() == 3:
@@ -30,9 +30,7 @@ def _picture(node: str, name: str, image) -> torch.Tensor:
                           f"shape {list(image.shape)}")
     if image.shape[0] == 0:
         raise input_error(node, name, "is an empty batch")
-    if image.shape[-1] == 3:
-        return from_comfy_image(image)
-    return image.movedim(-1, 1).float() * 2 - 1
+    return from_comfy_image(image)
 
 
 @checked_inputs(INVERT)

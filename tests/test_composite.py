@@ -135,3 +135,10 @@ def test_the_preview_route_renders_an_inverted_scene_as_it_is(nodes, model, pict
     assert cached.model is tuned.model and torch.equal(cached.noise_maps[0], tuned.noise_maps[0])
     assert torch.equal(cached.render(), tuned.render())
     preview.forget_scenes()
+
+
+def test_a_grey_comfy_picture_is_inverted_as_rgb(nodes, model):
+    grey = torch.rand(1, 32, 32, 1)
+    scene, reconstruction = nodes.NODE_CLASS_MAPPINGS["BlobGANInvertImage"]().invert(
+        model, grey, "fast", "crop", 0)["result"]
+    assert reconstruction.shape == (1, 32, 32, 3) and scene.framing[0].width == 32
