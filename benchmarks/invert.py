@@ -8,6 +8,9 @@
 * Editability: object follow (blobgan_lab.metrics.object_follow, the room segmenter) measured on
   inverted scenes and on the sampled scenes they were inverted from: each object's owning blobs moved
   by 10 % of the side in four directions, how far the object follows (1 = all the way).
+* ``--study``: the loss and tuning choices behind the presets, on the first 8 held-out rooms, without
+  the encoder: 100 hidden + 100 raw steps with plain MSE vs MSE + image gradients, and the balanced fit
+  followed by 100 tuning steps per picture (one decoder each) vs one decoder for the 8.
 * Speed: seconds per picture per preset (batch of all pictures, divided), with and without the encoder;
   the encoder alone; the 256 px bedroom configuration (random weights) for one balanced inversion.
 """
@@ -28,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.machine import machine_line  # noqa: E402
 from blobgan_core.config import BlobGANConfig  # noqa: E402
 from blobgan_core.generator import BlobGAN  # noqa: E402
-from blobgan_core.invert import PRESETS, find_encoder, invert, psnr  # noqa: E402
+from blobgan_core.invert import PRESETS, InvertOptions, find_encoder, invert, psnr  # noqa: E402
+from blobgan_core.invert.optimize import FitOptions  # noqa: E402
 from blobgan_core.loading import load_model  # noqa: E402
 from blobgan_lab.data.rooms import render_rooms  # noqa: E402
 from blobgan_lab.metrics import object_follow  # noqa: E402
@@ -58,6 +62,24 @@ def fidelity(model, pictures, presets, use_encoder: bool) -> dict:
     return out
 
 
+def study(model, pictures) -> dict:
+    def mean_psnr(scene, target):
+        return round(float(psnr(scene.render(), target).mean()), 2)
+
+    out = {}
+    base = InvertOptions(use_encoder=False)
+    for name, weight in (("mse", 0.0), ("mse+gradients", 1.0)):
+        options = dataclasses.replace(base, fit=FitOptions(hidden_steps=100, raw_steps=100, gradient_weight=weight))
+        out[f"loss {name}"] = mean_psnr(invert(model, pictures, options=options), pictures)
+    tuned = dataclasses.replace(PRESETS["faithful"], use_encoder=False, tune_steps=100)
+    out["tuning, one decoder for the 8"] = mean_psnr(invert(model, pictures, options=tuned), pictures)
+    per_picture = [float(psnr(invert(model, p[None], options=tuned).render(), p[None])) for p in pictures]
+    out["tuning, one decoder per picture"] = round(sum(per_picture) / len(per_picture), 2)
+    for k, v in out.items():
+        print(f"  {k:32s} PSNR {v:6.2f} dB", flush=True)
+    return out
+
+
 def follow_summary(model, net, scenes) -> dict:
     results = []
     for i, (layout, noise, scene_model) in enumerate(scenes):
@@ -76,6 +98,7 @@ def main(argv=None) -> int:
     p.add_argument("--presets", default="encoder only,fast,balanced,faithful")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--skip-bedroom", action="store_true")
+    p.add_argument("--study", action="store_true", help="only the loss and tuning study (see above)")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -87,6 +110,11 @@ def main(argv=None) -> int:
 
     rooms = render_rooms(range(args.rooms), size=model.resolution, seed=HELD_OUT_SEED)
     held_out = torch.from_numpy(rooms.images).permute(0, 3, 1, 2).float() / 127.5 - 1
+    if args.study:
+        report["study"] = study(model, held_out[:8])
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        return 0
     own = model.render(model.sample_layout(seed=777, batch=args.samples), noise=0)
     print(f"held-out rooms ({args.rooms}, seed {HELD_OUT_SEED}):")
     report["held_out"] = {"encoder": fidelity(model, held_out, presets, True),
