@@ -214,7 +214,7 @@ def render_animation(
         for start in range(0, layout.batch, chunk):
             part = slice(start, start + chunk)
             noise = frame_noise(model, a.noise_of(part), b.noise_of(part), t)
-            parts.append(model.render(layout.select(part), noise=noise).float().cpu())
+            parts.append(model.for_items(part).render(layout.select(part), noise=noise).float().cpu())
             if on_render is not None:
                 on_render()
         images.append(torch.cat(parts))

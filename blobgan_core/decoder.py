@@ -197,6 +197,10 @@ class LayoutStyleGenerator(nn.Module):
     def layer_names(self) -> list[str]:
         return layer_names(self.config)
 
+    def for_items(self, index) -> LayoutStyleGenerator:
+        """The decoder of batch items ``index``: this one renders every item."""
+        return self
+
     def forward(
         self,
         layout: Layout,

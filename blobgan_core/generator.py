@@ -6,6 +6,8 @@ same weights: ``render(sample_layout(z))`` equals the official ``gen(z, no_jitte
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -157,6 +159,17 @@ class BlobGAN(nn.Module):
 
     def forward(self, layout: Layout, noise: NoiseSpec = None) -> torch.Tensor:
         return self.render(layout, noise=noise)
+
+    def for_items(self, index) -> BlobGAN:
+        """The model that renders batch items ``index`` (an int or a slice) of a scene made with it:
+        itself, unless its decoder is one per item (a view tuned per picture, ``blobgan_core.invert``),
+        whose item ``index`` this returns as a view of its own."""
+        decoder = self.generator.for_items(index)
+        if decoder is self.generator:
+            return self
+        view = copy.copy(self)
+        view._modules = {**self._modules, "generator": decoder}
+        return view
 
     @torch.no_grad()
     def blob_map(

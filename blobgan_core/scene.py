@@ -92,7 +92,7 @@ class Scene:
         """Batch items ``index`` (an int or a slice) as a scene."""
         sl = slice(index, index + 1) if isinstance(index, int) else index
         return dataclasses.replace(
-            self, layout=self.layout.select(sl),
+            self, model=self.model.for_items(sl), layout=self.layout.select(sl),
             noise_maps=None if self.noise_maps is None else tuple(t[sl] for t in self.noise_maps),
             framing=None if self.framing is None else self.framing[sl])
 

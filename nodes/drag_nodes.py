@@ -122,8 +122,7 @@ class DragPoints:
         n = scene.layout.batch
         masks = _split_mask(mask, n)
 
-        model = scene.model
-        comfy.prepare(model)
+        comfy.prepare(scene.model)
         bar = comfy.Progress(n * max(int(steps), 1))
         layouts, images, originals, frames, finals = [], [], [], [], []
         for i in range(n):
@@ -138,15 +137,14 @@ class DragPoints:
                     done[0] = target
 
             try:
-                result = drag(model, hs, ts, layout=scene.layout.select(i), noise=scene.noise_of(i),
-                              mask=masks[i], steps=int(steps), lr=float(lr), r1=float(r1) or None,
-                              r2=float(r2) or None, lam=float(lambda_mask), fit=fit,
+                result = drag(scene.select(i), hs, ts, mask=masks[i], steps=int(steps), lr=float(lr),
+                              r1=float(r1) or None, r2=float(r2) or None, lam=float(lambda_mask), fit=fit,
                               optimize_features=bool(optimize_features), every=int(every_k) or 0,
                               progress=progress, should_stop=comfy.cancel_requested)
             except PointsError as e:
                 name = "targets" if str(e).startswith("targets") else "handles"
                 raise input_error(NODE, name, str(e)) from None
-            original = result.frames[:1] if result.frames is not None else _render(model, scene, i)
+            original = result.frames[:1] if result.frames is not None else scene.select(i).render()
             layouts.append(result.layout)
             images.append(result.image)
             originals.append(original)
@@ -177,7 +175,3 @@ def _split_mask(mask, n: int) -> list:
         raise input_error(NODE, "mask", f"has {m.shape[0]} masks for {n} scenes; give 1 or {n}")
     return [m[0] if m.shape[0] == 1 else m[i] for i in range(n)]
 
-
-@torch.no_grad()
-def _render(model, scene, i: int) -> torch.Tensor:
-    return model.render(scene.layout.select(i), noise=scene.noise_of(i))

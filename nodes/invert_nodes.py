@@ -38,8 +38,8 @@ class InvertImage:
     DESCRIPTION = ("Turns your picture into an editable BlobGAN scene: blobs you can move, resize, remove or "
                    "restyle with Edit Blob, drag with Drag Points, and mask with Blob Masks. The picture is "
                    "centre-cropped (or stretched) to the model's square frame. Presets run from fast (the "
-                   "model's encoder and a short fit) to faithful (a longer fit plus tuning the decoder to the "
-                   "picture; the loaded model itself is untouched). Put the edit back into the full-size "
+                   "model's encoder and a short fit of the blobs) to faithful (a longer fit plus a decoder "
+                   "tuned to each picture; the loaded model itself is untouched). Put the edit back into the full-size "
                    "picture with Composite Edit. See docs/invert.md.")
     CATEGORY = "BlobGAN"
     FUNCTION = "invert"
@@ -59,9 +59,10 @@ class InvertImage:
                 "image": ("IMAGE", {"tooltip": "The picture(s) to invert; any size."}),
                 "preset": (PRESET_NAMES, {
                     "default": "balanced",
-                    "tooltip": "encoder only: the encoder's guess, instant. fast: a short fit. balanced: the "
-                               "default fit. faithful: the fit plus tuning the decoder to the picture, "
-                               "closest but slowest."}),
+                    "tooltip": "encoder only: the encoder's guess, instant. fast: a short fit of the blobs "
+                               "(the model's own decoder). balanced: a short fit, then the decoder tuned to "
+                               "the picture (about 5 s at 64 px on a CPU). faithful: a longer fit and longer "
+                               "tuning, closest but slowest."}),
                 "fit": (list(FITS), {
                     "default": "crop",
                     "tooltip": "crop: the centred square of the picture. stretch: the whole picture squeezed "
@@ -86,7 +87,7 @@ class InvertImage:
             raise input_error(INVERT, "mask", f"expected a MASK, got {type(mask).__name__}")
         comfy.prepare(model)
         options = PRESETS[preset]
-        bar = comfy.Progress(max(options.total_steps(), 1))
+        bar = comfy.Progress(max(options.total_steps(pictures.shape[0]), 1))
         try:
             scene = invert(model, pictures, preset=preset, fit=fit, mask=mask, seed=int(seed) % 2**63,
                            noise_seed=int(seed) % 2**63, progress=bar.step, should_stop=comfy.cancel_requested)

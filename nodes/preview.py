@@ -45,6 +45,7 @@ from PIL import Image
 
 from blobgan_core.edits import EditError, parse_edits
 from blobgan_core.images import to_comfy_image, to_uint8, unit_to_uint8
+from blobgan_core.invert.tuning import base_model
 from blobgan_core.scene import Scene
 from blobgan_core.scene_info import scene_info
 
@@ -123,7 +124,7 @@ class SceneCache:
                 return None
             self._entries.move_to_end(node_id)
         s = entry.scene
-        return dataclasses.replace(s, model=model), entry.source
+        return dataclasses.replace(s, model=model.for_items(0)), entry.source
 
     def discard(self, node_id: str) -> None:
         with self._lock:
@@ -333,7 +334,7 @@ def render_preview(scene: Scene, edits, *, source: Scene | None = None, max_side
     start = time.perf_counter()
     item = scene if scene.layout.batch == 1 else scene.select(0)
     edited = item.edit(edits, source)
-    model = scene.model
+    model = item.model
     with torch.inference_mode():
         pixels = to_uint8(model.render(edited.layout, noise=edited.noise))[0]           # [R,R,3] uint8
         if overlay:
@@ -388,7 +389,8 @@ def handle_preview(payload) -> tuple[int, dict]:
             raise PreviewError(404, f"no scene for node {request.node_id} yet: queue the workflow once to "
                                     "enable live preview", "node_id")
         scene, source = found
-        with _lock_for(scene.model):
+        # renders of one loaded model take turns (its views share its buffers and noise cache)
+        with _lock_for(base_model(scene.model)):
             if _overtaken(request.node_id, ticket):
                 raise PreviewError(409, "overtaken by a newer preview request for this node")
             try:

@@ -153,8 +153,7 @@ class RenderScene:
 
     def render(self, scene, labels=True):
         scene = check_scene("Render Scene", "scene", scene)
-        model = scene.model
-        comfy.prepare(model)
+        comfy.prepare(scene.model)
         n = scene.layout.batch
         chunks = range(0, n, RENDER_CHUNK)
         progress = comfy.Progress(len(chunks) + 1)
@@ -162,7 +161,7 @@ class RenderScene:
         with torch.no_grad():
             for start in chunks:
                 part = slice(start, start + RENDER_CHUNK)
-                images.append(to_comfy_image(model.render(scene.layout.select(part), noise=scene.noise_of(part))))
+                images.append(to_comfy_image(scene.select(part).render()))
                 progress.step()
             image = torch.cat(images)                                       # [B,R,R,3]
             blob_map = scene.blob_map(labels=bool(labels)).movedim(1, -1).float().cpu()  # [B,R,R,3]

@@ -12,12 +12,13 @@ from conftest import TINY, random_model
 from pack_fixtures import one_thread
 
 import blobgan_core as bg
+from blobgan_core.animate import render_animation
 from blobgan_core.checkpoint import UnsafeCheckpointError
 from blobgan_core.drag import drag
 from blobgan_core.invert import PRESETS, InvertOptions, find_encoder, invert, psnr
 from blobgan_core.invert.encoder import LayoutEncoder, load_encoder, save_encoder
 from blobgan_core.invert.optimize import FitOptions
-from blobgan_core.invert.tuning import base_model, tuned_tensors
+from blobgan_core.invert.tuning import base_model, tune_decoder, tuned_tensors
 from blobgan_core.scene import blob_masks
 from blobgan_core.splat import layout_alphas
 
@@ -86,18 +87,44 @@ def test_every_scene_consumer_takes_an_inverted_scene(inverted):
 def test_tuning_is_a_view_that_leaves_the_model_alone(default_model):
     before = {k: v.clone() for k, v in default_model.state_dict().items()}
     target = default_model.render(default_model.sample_layout(seed=5), noise=1)
-    options = dataclasses.replace(QUICK, tune_steps=8)
+    options = dataclasses.replace(QUICK, tune_steps=8, tune_lr=1e-3)
     with one_thread():
         plain = invert(default_model, target, options=QUICK, encoder=False)
         tuned = invert(default_model, target, options=options, encoder=False)
     for k, v in default_model.state_dict().items():
         assert torch.equal(v, before[k]), k
     assert base_model(tuned.model) is default_model and tuned.model is not default_model
-    own = tuned_tensors(tuned.model)
+    (own,) = tuned_tensors(tuned.model)
     assert own and all(name in dict(default_model.generator.named_parameters()) for name in own)
     # the layout network is shared, not copied
     assert tuned.model.layout_net is default_model.layout_net
     assert float(psnr(tuned.render(), target)) > float(psnr(plain.render(), target))
+
+
+def test_each_picture_of_a_batch_gets_its_own_tuned_decoder(default_model):
+    pictures = default_model.render(default_model.sample_layout(seed=21, batch=2), noise=4)
+    options = dataclasses.replace(QUICK, tune_steps=6)
+    with one_thread():
+        scene = invert(default_model, pictures, options=options, encoder=False)
+    first, second = tuned_tensors(scene.model)
+    assert first.keys() == second.keys() and first
+    assert all(not torch.equal(first[n], second[n]) for n in first)
+    # item i renders with decoder i, whole or selected, and the selected item is a plain tuned view
+    both = scene.render()
+    assert torch.allclose(scene.select(1).render(), both[1:], atol=1e-5)
+    assert len(tuned_tensors(scene.select(0).model)) == 1
+    assert base_model(scene.select(0).model) is default_model
+    # tuning one picture does not depend on the rest of the batch
+    noise = [t.clone() for t in default_model.noise(0)]
+    alone = tune_decoder(default_model, scene.layout.select(1), noise, pictures[1:], steps=6, lr=options.tune_lr)
+    assert torch.allclose(alone.render(scene.layout.select(1), noise=noise), both[1:], atol=1e-3)
+    with pytest.raises(ValueError, match="select one picture"):
+        scene.model.render(scene.layout.select(0), noise=0)
+    # consumers that go item by item take it: Drag Points on item 1, an animation of the batch
+    result = drag(scene.select(1), [[20.0, 30.0]], [[23.0, 30.0]], steps=2)
+    assert result.image.shape == (1, 3, 64, 64)
+    frames, _ = render_animation(scene, scene, frames=2, chunk=1, blob_maps=False)
+    assert torch.allclose(frames[:, 0], both, atol=1e-5)
 
 
 def test_the_fit_restores_the_models_gradient_flags():
@@ -126,8 +153,8 @@ def test_progress_counts_every_step():
     model = random_model(TINY)
     done = []
     options = dataclasses.replace(QUICK, tune_steps=3)
-    invert(model, torch.zeros(1, 3, 32, 32), options=options, encoder=False, progress=done.append)
-    assert sum(done) == options.total_steps() == 23
+    invert(model, torch.zeros(2, 3, 32, 32), options=options, encoder=False, progress=done.append)
+    assert sum(done) == options.total_steps(2) == 26   # 20 fit steps for the batch, 3 tuning steps each
 
 
 def test_framing_crops_the_centre_and_keeps_the_size():
