@@ -57,11 +57,18 @@ try {
     check("first run saved an image", !!image1, image1 ?? "");
     await s.shoot("1_after_first_run");
 
-    // 2. Drag the front-most visible blob whose centre is well inside the image.
+    // 2. Drag the front-most visible blob whose centre is well inside the image and picks that blob
+    // (by the editor's own hover test: a blob in front may cover another's centre).
     const target = await editor(`(() => {
         const order = [...c.tool.scene.order].reverse();
-        const blobId = order.find((b) => { const x = c.tool.scene.blobs[b];
-            return x.size > 0 && x.x > 0.2 && x.x < 0.7 && x.y > 0.2 && x.y < 0.7; }) ?? order.find((b) => c.tool.scene.blobs[b].size > 0);
+        const rect = c.tool.host.imageRect();
+        const picks = (b) => { const x = c.tool.scene.blobs[b];
+            const hover = c.tool.hoverAt({ x: rect.x0 + x.x * rect.width, y: rect.y0 + x.y * rect.height }, rect);
+            return hover?.kind === "blob" && hover.id === b; };
+        const inside = (b) => { const x = c.tool.scene.blobs[b];
+            return x.size > 0 && x.x > 0.2 && x.x < 0.7 && x.y > 0.2 && x.y < 0.7; };
+        const blobId = order.find((b) => inside(b) && picks(b)) ?? order.find((b) => c.tool.scene.blobs[b].size > 0 && picks(b))
+            ?? order.find((b) => c.tool.scene.blobs[b].size > 0);
         return { blobId, point: c.tool.blobClientPoint(blobId) };
     })()`);
     const nodePosBefore = await page.evaluate((id) => [...window.comfyAPI.app.app.graph.getNodeById(id).pos], nodeId);
