@@ -61,8 +61,8 @@ class InvertImage:
                     "default": "balanced",
                     "tooltip": "encoder only: the encoder's guess, instant. fast: a short fit of the blobs "
                                "(the model's own decoder). balanced: a short fit, then the decoder tuned to "
-                               "the picture (about 5 s at 64 px on a CPU). faithful: a longer fit and longer "
-                               "tuning, closest but slowest."}),
+                               "the picture (about 4 s per picture at 64 px on 2 CPU cores). faithful: a "
+                               "longer fit and longer tuning, closest but slowest."}),
                 "fit": (list(FITS), {
                     "default": "crop",
                     "tooltip": "crop: the centred square of the picture. stretch: the whole picture squeezed "

@@ -4,8 +4,8 @@ whose tuned tensors are its own and whose every other tensor (the layout network
 layers, buffers) is the loaded model's, so a tuned scene costs only the tensors it changed and the
 loaded model stays untouched.
 
-Each picture gets its own tuned decoder: one decoder shared by a batch fits every picture worse (a
-batch of 8 lost 2.7 dB). A batch's view renders item i with decoder i (:class:`ItemwiseDecoder`), and
+Each picture gets its own tuned decoder (one decoder shared by a batch would have to fit every picture
+at once, and fits each worse). A batch's view renders item i with decoder i (:class:`ItemwiseDecoder`), and
 ``model.for_items(i)`` (which ``Scene.select`` uses) is the view of item i alone.
 """
 
@@ -41,12 +41,8 @@ def tuned_view(model: BlobGAN, decoder_tensors: dict[str, torch.Tensor]
     if isinstance(decoder_tensors, dict):
         decoder_tensors = [decoder_tensors]
     decoders = [_replace(model.generator, tensors) for tensors in decoder_tensors]
-    return _view_with(model, decoders[0] if len(decoders) == 1 else ItemwiseDecoder(decoders))
-
-
-def _view_with(model: BlobGAN, generator: nn.Module) -> BlobGAN:
     view = _shallow(model)
-    view.generator = generator
+    view.generator = decoders[0] if len(decoders) == 1 else ItemwiseDecoder(decoders)
     object.__setattr__(view, _BASE_ATTR, base_model(model))
     return view
 
