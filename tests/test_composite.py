@@ -137,6 +137,21 @@ def test_the_preview_route_renders_an_inverted_scene_as_it_is(nodes, model, pict
     preview.forget_scenes()
 
 
+def test_the_preview_of_an_inverted_batch_shows_its_first_picture_with_its_own_decoder(nodes, model, picture):
+    from nodes import preview
+
+    pictures = torch.cat([picture, picture.flip(-1)])
+    tuned = invert(model, pictures, options=dataclasses.replace(QUICK, tune_steps=3), encoder=False)
+    preview.forget_scenes()
+    preview.remember_scene("13", tuned)
+    status, body = preview.handle_preview({"node_id": "13", "edits": "[]"})
+    assert status == 200
+    cached = preview.cached_scene("13")
+    assert cached.layout.batch == 1
+    assert torch.equal(cached.render(), tuned.select(0).render())
+    preview.forget_scenes()
+
+
 def test_a_grey_comfy_picture_is_inverted_as_rgb(nodes, model):
     grey = torch.rand(1, 32, 32, 1)
     scene, reconstruction = nodes.NODE_CLASS_MAPPINGS["BlobGANInvertImage"]().invert(
