@@ -78,8 +78,9 @@ def study(model, pictures) -> dict:
         options = dataclasses.replace(base, fit=FitOptions(hidden_steps=100, raw_steps=100, gradient_weight=weight))
         out[f"loss {name}"] = mean_psnr(invert(model, pictures, options=options), pictures)
     # the layout fit as the pivot, tuning for the rest: at the same cost, which share gains more
-    fit_only = dataclasses.replace(PRESETS["balanced"], tune_steps=0,
-                                   fit=FitOptions(hidden_steps=30, raw_steps=30 + 75 * 2, gradient_weight=0.0))
+    balanced = PRESETS["balanced"]
+    fit_only = dataclasses.replace(balanced, tune_steps=0, fit=dataclasses.replace(
+        balanced.fit, raw_steps=balanced.fit.raw_steps + 2 * balanced.tune_steps))
     out["balanced, its tuning steps spent on the fit"] = mean_psnr(invert(model, pictures, options=fit_only),
                                                                    pictures)
     out["balanced"] = mean_psnr(invert(model, pictures, preset="balanced"), pictures)

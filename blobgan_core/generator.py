@@ -165,9 +165,14 @@ class BlobGAN(nn.Module):
         itself, unless its decoder is one per item (a view tuned per picture, ``blobgan_core.invert``),
         whose item ``index`` this returns as a view of its own."""
         decoder = self.generator.for_items(index)
-        if decoder is self.generator:
-            return self
+        return self if decoder is self.generator else self.with_decoder(decoder)
+
+    def with_decoder(self, decoder: nn.Module) -> BlobGAN:
+        """A view of this model with ``decoder`` in place of its own: it shares the layout network, the
+        buffers and every attribute (tuned views are made this way; ``blobgan_core.invert.tuning``)."""
         view = copy.copy(self)
+        # registries of its own, so setting a module, parameter or buffer on the view leaves this model alone
+        view._parameters, view._buffers = dict(self._parameters), dict(self._buffers)
         view._modules = {**self._modules, "generator": decoder}
         return view
 

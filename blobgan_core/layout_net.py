@@ -44,7 +44,7 @@ class LayoutNetwork(nn.Module):
     def forward(
         self,
         z: torch.Tensor,                          # [N, noise_dim]
-        truncation: float = 0.0,                  # 0 = none, 1 = the mean latent
+        truncation: float | torch.Tensor = 0.0,   # 0 = none, 1 = the mean latent; or one per sample [N,1]
         mean_latent: torch.Tensor | None = None,  # [mlp_width], needed when truncation > 0
     ) -> Layout:
         return self.decode(self.mlp[-1](self.hidden(z, truncation, mean_latent)))

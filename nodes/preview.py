@@ -334,9 +334,8 @@ def render_preview(scene: Scene, edits, *, source: Scene | None = None, max_side
     start = time.perf_counter()
     item = scene if scene.layout.batch == 1 else scene.select(0)
     edited = item.edit(edits, source)
-    model = item.model
     with torch.inference_mode():
-        pixels = to_uint8(model.render(edited.layout, noise=edited.noise))[0]           # [R,R,3] uint8
+        pixels = to_uint8(edited.render())[0]                                    # [R,R,3] uint8
         if overlay:
             blob_map = unit_to_uint8(edited.blob_map(labels=False))[0]           # [R,R,3] uint8
             mixed = (1 - OVERLAY_OPACITY) * pixels + OVERLAY_OPACITY * blob_map.astype(np.float32)

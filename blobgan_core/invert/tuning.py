@@ -41,10 +41,14 @@ def tuned_view(model: BlobGAN, decoder_tensors: dict[str, torch.Tensor]
     if isinstance(decoder_tensors, dict):
         decoder_tensors = [decoder_tensors]
     decoders = [_replace(model.generator, tensors) for tensors in decoder_tensors]
-    view = _shallow(model)
-    view.generator = decoders[0] if len(decoders) == 1 else ItemwiseDecoder(decoders)
+    view = model.with_decoder(decoders[0] if len(decoders) == 1 else ItemwiseDecoder(decoders))
     object.__setattr__(view, _BASE_ATTR, base_model(model))
     return view
+
+
+def _item(t: torch.Tensor | None, i: int) -> torch.Tensor | None:
+    """Batch item i of a tensor [1|N,...] (one shared by every item is returned whole)."""
+    return t if t is None or t.shape[0] == 1 else t[i:i + 1]
 
 
 class ItemwiseDecoder(nn.Module):
@@ -72,7 +76,7 @@ class ItemwiseDecoder(nn.Module):
                              "(scene.select(i))")
         outs = []
         for i, decoder in enumerate(self.items):
-            maps = None if noise is None else [t if t is None or t.shape[0] == 1 else t[i:i + 1] for t in noise]
+            maps = None if noise is None else [_item(t, i) for t in noise]
             outs.append(decoder(layout.select(slice(i, i + 1)), noise=maps, keep=keep, impl=impl, stop_at=stop_at))
         if keep and stop_at is None:
             images, kept = zip(*outs)
@@ -138,11 +142,9 @@ def tune_decoder(
     layout = layout.detach()
     tuned = []
     for i in range(layout.batch):
-        item = slice(i, i + 1)
         tuned.append(_tune_one(
-            model.generator, TUNE_SETS[which], layout.select(item), [t if t.shape[0] == 1 else t[item] for t in noise],
-            target[item], None if weight is None else weight[item if weight.shape[0] > 1 else slice(0, 1)],
-            steps, lr, gradient_weight, progress, should_stop))
+            model.generator, TUNE_SETS[which], layout.select(slice(i, i + 1)), [_item(t, i) for t in noise],
+            target[i:i + 1], _item(weight, i), steps, lr, gradient_weight, progress, should_stop))
     return tuned_view(model, tuned)
 
 

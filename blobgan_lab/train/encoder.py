@@ -120,7 +120,7 @@ def _run(args, ctx) -> int:
             z = torch.randn(args.batch, config.noise_dim, generator=g).to(device)
             t = (args.trunc_min + (args.trunc_max - args.trunc_min) * torch.rand(args.batch, 1, generator=g)).to(device)
             with torch.no_grad():
-                true = model.layout_net.decode(model.layout_net.mlp[-1](model.layout_net.hidden(z, t, mean)))
+                true = model.layout_net(z, truncation=t, mean_latent=mean)
                 noise = [torch.randn(args.batch, *s[1:], generator=g).to(device) for s in config.noise_shapes()]
                 x = model.generator(true, noise=noise)
             pred = model.layout_net.decode(net(x))
